@@ -1,0 +1,84 @@
+// The shape of a dcnet config file: the DC/OS config.yaml keys dcnet reads. Structure only; the
+// rules that relate fields to each other live in validate.ts.
+import { z } from 'zod';
+
+export const RESERVED_OVERLAY_NAMES = ['host', 'bridge', 'default', 'none'] as const;
+/** 15-character Linux interface names minus the `m-`/`d-` bridge prefix. */
+export const MAX_OVERLAY_NAME_LENGTH = 13;
+
+const int = z.number().int();
+
+export const overlaySchema = z
+  .object({
+    name: z.string(),
+    subnet: z.string().optional(),
+    prefix: int.optional(),
+    subnet6: z.string().optional(),
+    prefix6: int.optional(),
+    enabled: z.boolean().optional(),
+  })
+  .strict();
+
+export const overlayNetworkSchema = z
+  .object({
+    vtep_subnet: z.string(),
+    vtep_subnet6: z.string().optional(),
+    vtep_mac_oui: z.string(),
+    vtep_mtu: int.optional(),
+    overlays: z.array(overlaySchema),
+  })
+  .strict();
+
+export type RawOverlay = z.infer<typeof overlaySchema>;
+export type RawOverlayNetwork = z.infer<typeof overlayNetworkSchema>;
+
+/** DC/OS writes booleans in config.yaml as strings too ('true'). */
+const boolish = z.union([z.boolean(), z.enum(['true', 'false']).transform((s) => s === 'true')], {
+  error: 'must be true or false',
+});
+
+/** In DC/OS config.yaml `dcos_overlay_network` is usually a JSON string; a YAML mapping works too. */
+const jsonOrObject = z.preprocess((v, ctx) => {
+  if (typeof v !== 'string') return v;
+  try {
+    return JSON.parse(v) as unknown;
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `not valid JSON: ${(err as Error).message}` });
+    return z.NEVER;
+  }
+}, overlayNetworkSchema);
+
+export const KNOWN_KEYS = [
+  'dcos_overlay_network',
+  'dcos_overlay_enable',
+  'dcos_overlay_mtu',
+  'enable_ipv6',
+] as const;
+
+export const configFileSchema = z
+  .object({
+    dcos_overlay_network: jsonOrObject.optional(),
+    dcos_overlay_enable: boolish.optional(),
+    dcos_overlay_mtu: z.union([int, z.string().regex(/^\d+$/).transform(Number)]).optional(),
+    enable_ipv6: boolish.optional(),
+  })
+  .passthrough();
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+
+/** The DC/OS defaults (gen/calc.py). */
+export function defaultOverlayNetwork(): RawOverlayNetwork {
+  return {
+    vtep_subnet: '44.128.0.0/20',
+    vtep_subnet6: 'fd01:a::/64',
+    vtep_mac_oui: '70:B3:D5:00:00:00',
+    overlays: [
+      { name: 'dcos', subnet: '9.0.0.0/8', prefix: 24 },
+      { name: 'dcos6', subnet6: 'fd01:b::/64', prefix6: 80 },
+    ],
+  };
+}
+
+export const DEFAULT_OVERLAY_MTU = 1420;
+/** VTEP MTU the data plane uses when `vtep_mtu` is not configured. */
+export const DEFAULT_VTEP_MTU = 1420;

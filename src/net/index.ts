@@ -1,0 +1,3 @@
+export * from './ip.js';
+export * from './mac.js';
+export * from './stout-json.js';

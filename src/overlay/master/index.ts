@@ -1,0 +1,12 @@
+export {
+  OverlayMaster,
+  RecoveryError,
+  AllocationError,
+  type RegistrationRequest,
+  type MasterEvents,
+} from './master.js';
+export { startMasterServer, type MasterServer, type MasterServerOptions } from './server.js';
+export { poolUsage, type PoolUsage } from './usage.js';
+export { MasterPools } from './pools.js';
+export { allocateNewAgent, extendAgent, reserveRecord, releaseRecord } from './allocate.js';
+export { configChanges } from './compat.js';
