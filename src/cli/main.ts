@@ -6,6 +6,7 @@ import { StoreError } from '../store/index.js';
 import { addMasterCommand } from './master.js';
 import { addConfigCommand } from './config.js';
 import { addDemoCommand } from './demo.js';
+import { UsageError } from './usage-error.js';
 
 export function buildProgram(): Command {
   const program = new Command('dcnet')
@@ -30,7 +31,7 @@ export async function run(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : 2;
       return;
     }
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof UsageError) {
       process.stderr.write(`dcnet: ${err.message}\n`);
       process.exitCode = 2;
       return;

@@ -168,6 +168,15 @@ export class EmbeddedStore implements Store {
     await this.wal?.idle();
   }
 
+  /** Log statistics: how many records were written in how many fsync'd batches. */
+  stats(): { walBytes: number; batches: number; records: number } {
+    return {
+      walBytes: this.wal?.size ?? 0,
+      batches: this.wal?.batches ?? 0,
+      records: this.wal?.records ?? 0,
+    };
+  }
+
   get revision(): number {
     return this.state.revision;
   }

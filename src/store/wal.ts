@@ -90,6 +90,9 @@ export class Wal {
   /** Runs exclusively between batches (compaction). */
   private maintenance: (() => Promise<void>) | undefined;
   private idleWaiters: (() => void)[] = [];
+  /** Writes (each followed by one fdatasync) and the records they carried. */
+  batches = 0;
+  records = 0;
 
   private constructor(
     private fh: FileHandle,
@@ -161,6 +164,8 @@ export class Wal {
         await this.fh.write(data);
         if (this.sync) await this.fh.datasync();
         this.bytes += Buffer.byteLength(data);
+        this.batches++;
+        this.records += batch.length;
       } catch (err) {
         this.fail(new StoreError('io', `cannot write ${this.path}: ${(err as Error).message}`), batch);
         break;
