@@ -60,6 +60,21 @@ export function startDcnet(args: string[]): RunningProcess {
   };
 }
 
+/** Waits until a log line matching `pred` arrives (stderr is read asynchronously). */
+export async function waitForLog(
+  p: RunningProcess,
+  pred: (line: Record<string, unknown>) => boolean,
+  timeoutMs = 5000,
+): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const line = p.logs.find(pred);
+    if (line) return line;
+    if (Date.now() > deadline) throw new Error(`no matching log line within ${timeoutMs} ms:\n${p.stderr()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Starts `dcnet master` on a free loopback port and waits until it listens. */
 export async function startMaster(
   args: string[],

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, readFile, writeFile, appendFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { EmbeddedStore, StoreError } from '../../src/store/index.js';
 import { storeContract } from '../helpers/store-contract.js';
 
@@ -45,6 +46,19 @@ test('concurrent writes share fsyncs (group commit)', async () => {
   const { batches, records } = s.stats();
   assert.equal(records, 200);
   assert.ok(batches < 20, `200 concurrent writes took ${batches} fsync'd batches`);
+  await s.close();
+});
+
+test('a write resolves only once its record is in the log file', async () => {
+  const dir = await tempDir();
+  const s = await EmbeddedStore.open({ dataDir: dir });
+  const wal = join(dir, 'wal.log');
+  const seen = await Promise.all(
+    Array.from({ length: 50 }, (_, i) =>
+      s.put(`durable/${i}`, 'x').then(() => readFileSync(wal, 'utf8').includes(`"durable/${i}"`)),
+    ),
+  );
+  assert.deepEqual(seen, Array(50).fill(true));
   await s.close();
 });
 
