@@ -76,7 +76,8 @@ test('SIGKILL at 20+ random points during 200 concurrent registrations loses and
         continue;
       }
       const before = answered.get(ip);
-      if (before) assert.deepEqual(withoutState(info), before, `seed ${seed}: ${ip} got a different allocation`);
+      if (before)
+        assert.deepEqual(withoutState(info), before, `seed ${seed}: ${ip} got a different allocation`);
       else answered.set(ip, withoutState(info));
     }
     if (killing && failed > 0) killsMidFlight++;
@@ -88,12 +89,16 @@ test('SIGKILL at 20+ random points during 200 concurrent registrations loses and
     const state = (await (await fetch(`${m.url}/overlay-master/state`)).json()) as { agents: AgentInfo[] };
     assert.equal(state.agents.length, AGENTS);
     const byIp = new Map(state.agents.map((a) => [a.ip, a]));
-    for (const [ip, info] of answered) assert.deepEqual(byIp.get(ip), info, `seed ${seed}: ${ip} changed after crashes`);
+    for (const [ip, info] of answered)
+      assert.deepEqual(byIp.get(ip), info, `seed ${seed}: ${ip} changed after crashes`);
 
     const held = new Map<string, string>();
     const hold = (what: string, owner: string) => {
       const other = held.get(what);
-      assert.ok(other === undefined || other === owner, `seed ${seed}: ${what} held by ${other} and ${owner}`);
+      assert.ok(
+        other === undefined || other === owner,
+        `seed ${seed}: ${what} held by ${other} and ${owner}`,
+      );
       held.set(what, owner);
     };
     for (const a of state.agents) {

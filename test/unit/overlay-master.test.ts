@@ -176,3 +176,19 @@ test('a registration whose write fails is refused and gives its addresses back',
   assert.equal(master.pools.vtep4.pool.usedCount, 1);
   assert.equal(master.agentCount, 1);
 });
+
+test('an exhausted VTEP IPv6 pool refuses the registration and gives the VTEP IPv4 back', async () => {
+  const store = await EmbeddedStore.open();
+  const master = await startMaster(small({ vtep_subnet6: 'fd01:a::/126' }), store);
+  await register(master, '172.16.0.1');
+  await register(master, '172.16.0.2');
+  await assert.rejects(register(master, '172.16.0.3'), (err: unknown) => {
+    assert.ok(err instanceof AllocationError);
+    assert.equal(err.code, 'VTEP6_EXHAUSTED');
+    assert.match(err.message, /no free VTEP IPv6 address in fd01:a::\/126 \(2 in use\)/);
+    return true;
+  });
+  assert.equal(master.pools.vtep4.pool.usedCount, 2);
+  assert.equal(master.pools.overlays.get('a')!.v4!.pool.usedCount, 2);
+  await store.close();
+});

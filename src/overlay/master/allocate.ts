@@ -5,7 +5,7 @@
 import type { NetworkConfig } from '../../config/index.js';
 import { vtepMac } from '../../net/index.js';
 import type { AgentOverlayRecord, AgentRecord } from '../types.js';
-import type { MasterPools } from './pools.js';
+import type { HostPool, MasterPools } from './pools.js';
 
 export interface RegistrationRequest {
   readonly ip: string;
@@ -119,49 +119,43 @@ function runAll(fns: (() => void)[]): () => void {
   };
 }
 
+/** Takes the lowest free VTEP address of one family, or refuses the registration. */
+function allocateVtep(
+  pool: HostPool,
+  family: 4 | 6,
+  subnetText: string,
+  undo: (() => void)[],
+): { text: string; value: bigint } {
+  const got = pool.allocate();
+  if (!got) {
+    runAll(undo)();
+    throw new AllocationError(
+      family === 4 ? 'VTEP_EXHAUSTED' : 'VTEP6_EXHAUSTED',
+      exhaustedMessage(
+        `VTEP IPv${family} address`,
+        subnetText,
+        pool.pool.usedCount,
+        'delete departed agents with POST /overlay-master/agents/delete',
+      ),
+    );
+  }
+  undo.push(() => pool.release(got.text));
+  return got;
+}
+
 export function allocateNewAgent(
   config: NetworkConfig,
   pools: MasterPools,
   req: RegistrationRequest,
 ): Allocation {
   const undo: (() => void)[] = [];
-  const v4 = pools.vtep4.allocate();
-  if (!v4) {
-    throw new AllocationError(
-      'VTEP_EXHAUSTED',
-      exhaustedMessage(
-        'VTEP IPv4 address',
-        config.raw.vtep_subnet,
-        pools.vtep4.pool.usedCount,
-        'delete departed agents with POST /overlay-master/agents/delete',
-      ),
-    );
-  }
-  undo.push(() => pools.vtep4.release(v4.text));
-  let ip6: string | undefined;
-  if (pools.vtep6) {
-    const v6 = pools.vtep6.allocate();
-    if (!v6) {
-      runAll(undo)();
-      throw new AllocationError(
-        'VTEP6_EXHAUSTED',
-        exhaustedMessage(
-          'VTEP IPv6 address',
-          config.raw.vtep_subnet6 ?? '',
-          pools.vtep6.pool.usedCount,
-          'delete departed agents with POST /overlay-master/agents/delete',
-        ),
-      );
-    }
-    ip6 = v6.text;
-    const vtep6 = pools.vtep6;
-    undo.push(() => vtep6.release(v6.text));
-  }
+  const v4 = allocateVtep(pools.vtep4, 4, config.raw.vtep_subnet, undo);
+  const v6 = pools.vtep6 && allocateVtep(pools.vtep6, 6, config.raw.vtep_subnet6 ?? '', undo);
   const skipped: SkippedOverlay[] = [];
   const overlays = addOverlays(config, pools, req, [], undo, skipped);
   const record: AgentRecord = {
     ip: req.ip,
-    vtep: { ip: v4.text, ...(ip6 !== undefined && { ip6 }), mac: vtepMac(config.oui, v4.value) },
+    vtep: { ip: v4.text, ...(v6 && { ip6: v6.text }), mac: vtepMac(config.oui, v4.value) },
     overlays,
   };
   return { record, skipped, changed: true, undo: runAll(undo) };
@@ -178,21 +172,7 @@ export function extendAgent(
   const undo: (() => void)[] = [];
   let vtep = record.vtep;
   if (pools.vtep6 && vtep.ip6 === undefined) {
-    const v6 = pools.vtep6.allocate();
-    if (!v6) {
-      throw new AllocationError(
-        'VTEP6_EXHAUSTED',
-        exhaustedMessage(
-          'VTEP IPv6 address',
-          config.raw.vtep_subnet6 ?? '',
-          pools.vtep6.pool.usedCount,
-          'delete departed agents with POST /overlay-master/agents/delete',
-        ),
-      );
-    }
-    const vtep6 = pools.vtep6;
-    undo.push(() => vtep6.release(v6.text));
-    vtep = { ...vtep, ip6: v6.text };
+    vtep = { ...vtep, ip6: allocateVtep(pools.vtep6, 6, config.raw.vtep_subnet6 ?? '', undo).text };
   }
   const skipped: SkippedOverlay[] = [];
   const added = addOverlays(config, pools, req, record.overlays, undo, skipped);

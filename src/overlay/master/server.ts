@@ -70,7 +70,8 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
   registerMasterRoutes(app, master, metrics);
   let address: string;
   try {
-    address = await app.listen({ host: opts.host, port: opts.port });
+    // A deep accept queue: thousands of agents may (re-)register at once after a master restart.
+    address = await app.listen({ host: opts.host, port: opts.port, backlog: 4096 });
   } catch (err) {
     if (!opts.store) await store.close();
     throw err;
