@@ -120,6 +120,9 @@ test('malformed bodies get 400 naming the field; unknown agents 404; exhausted V
       assert.equal(r.status, 400, `${JSON.stringify(body)} -> ${r.text}`);
       assert.match((JSON.parse(r.text) as { error: string }).error, want);
     }
+    const get = await fetch(`${m.url}/overlay-master/agents/delete`);
+    assert.equal(get.status, 405);
+    assert.equal(get.headers.get('allow'), 'POST');
     const del = await post(`${m.url}/overlay-master/agents/delete`, { agents: ['not-an-ip'] });
     assert.equal(del.status, 400);
     assert.match(del.text, /agents\.0: must be an IPv4 address/);

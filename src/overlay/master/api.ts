@@ -101,6 +101,26 @@ export function registerMasterRoutes(
     return sendJson(request, reply, found.json);
   });
 
+  // As libprocess does: other methods on the POST endpoints get 405 with Allow: POST.
+  for (const url of [
+    '/overlay-master/agents',
+    '/overlay-master/agents/delete',
+    '/overlay-master/agents/ack',
+  ]) {
+    app.route({
+      method: ['GET', 'PUT', 'DELETE', 'PATCH'],
+      url,
+      handler: (request, reply) =>
+        reply
+          .code(405)
+          .header('allow', 'POST')
+          .send({
+            error: `${request.method} is not allowed on ${url}; use POST`,
+            code: 'METHOD_NOT_ALLOWED',
+          }),
+    });
+  }
+
   app.get('/overlay-master/pools', (_request, reply) => reply.send(poolUsage(master)));
 
   app.get('/health', (_request, reply) => reply.send({ status: 'ok', agents: master.agentCount }));
