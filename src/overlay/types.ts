@@ -78,7 +78,10 @@ export const agentRecordSchema = z
 export type AgentRecord = z.infer<typeof agentRecordSchema>;
 export type AgentOverlayRecord = AgentRecord['overlays'][number];
 
-/** Store keys. */
+/** Store keys: allocations (written by the master) and published node info (by each agent,
+ *  under a lease, read by every agent to program its data plane). */
 export const AGENTS_PREFIX = 'overlay/agents/';
+export const NODES_PREFIX = 'overlay/nodes/';
+export const nodeKey = (ip: string): string => `${NODES_PREFIX}${ip}`;
 export const NETWORK_KEY = 'overlay/network';
 export const agentKey = (ip: string): string => `${AGENTS_PREFIX}${ip}`;

@@ -57,10 +57,14 @@ export interface WatchOptions {
   readonly onEvents: (events: readonly WatchEvent[], revision: number) => void;
   /** The watch ended: `compacted` (resync with a range read), `closed` or an I/O failure. */
   readonly onError?: (err: StoreError) => void;
+  /** Remote stores: the watch lost (false) or regained (true) its connection; it resumes by itself. */
+  readonly onConnection?: (connected: boolean) => void;
 }
 
 export interface Watch {
   close(): void;
+  /** The first revision this watch delivers (where a resumed watch should continue from). */
+  readonly startRevision: number;
 }
 
 export interface RangeResult {
@@ -85,7 +89,15 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export type StoreErrorCode = 'compacted' | 'lease-not-found' | 'closed' | 'io' | 'corrupt' | 'invalid';
+export type StoreErrorCode =
+  | 'compacted'
+  | 'lease-not-found'
+  | 'closed'
+  | 'io'
+  | 'corrupt'
+  | 'invalid'
+  /** A remote store could not be reached (retry later). */
+  | 'unavailable';
 
 export class StoreError extends Error {
   constructor(

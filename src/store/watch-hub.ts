@@ -67,12 +67,13 @@ export class WatchHub {
           ),
         ),
       );
-      return { close: () => {} };
+      return { close: () => {}, startRevision: from };
     }
     for (const entry of this.history)
       if (entry.revision >= from) this.deliver(w, entry.revision, entry.events);
     this.watchers.add(w);
     return {
+      startRevision: from,
       close: () => {
         w.closed = true;
         this.watchers.delete(w);

@@ -9,6 +9,7 @@ import { agentInfoJson, networkJson, renderAgentInfo, stateJson } from '../rende
 import {
   AGENTS_PREFIX,
   agentKey,
+  nodeKey,
   agentRecordSchema,
   NETWORK_KEY,
   type AgentInfo,

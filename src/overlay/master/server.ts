@@ -2,7 +2,7 @@
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Logger } from 'pino';
 import type { DcnetConfig } from '../../config/index.js';
-import { EmbeddedStore, type Store } from '../../store/index.js';
+import { EmbeddedStore, registerStoreRoutes, type Store } from '../../store/index.js';
 import { OverlayMaster } from './master.js';
 import { createMasterMetrics } from './metrics.js';
 import { registerMasterRoutes } from './api.js';
@@ -68,6 +68,8 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
     forceCloseConnections: true,
   });
   registerMasterRoutes(app, master, metrics);
+  // Agents reach the store through the master: publication of their overlay info and watches.
+  registerStoreRoutes(app, store);
   let address: string;
   try {
     // A deep accept queue: thousands of agents may (re-)register at once after a master restart.

@@ -1,0 +1,195 @@
+// A Store reached over HTTP (the master's embedded store, served by http-server.ts). Calls map
+// 1:1 onto the server's routes; a watch is a stream of JSON lines that reconnects by itself and
+// resumes after the last revision it delivered, so a master restart loses no event.
+import {
+  StoreError,
+  type KeyValue,
+  type RangeResult,
+  type Store,
+  type TxnRequest,
+  type TxnResult,
+  type Watch,
+  type WatchOptions,
+} from './types.js';
+import { STORE_PREFIX } from './http-server.js';
+
+export interface HttpStoreOptions {
+  /** Per-call timeout (default 10 s). */
+  readonly timeoutMs?: number;
+  /** A watch with no line (event or heartbeat) for this long is reconnected (default 15 s). */
+  readonly watchIdleMs?: number;
+  /** Reconnect backoff bounds (default 100 ms to 5 s). */
+  readonly retryMinMs?: number;
+  readonly retryMaxMs?: number;
+}
+
+type Line =
+  | { start: number }
+  | { heartbeat: true }
+  | { revision: number; events: WatchOptions['onEvents'] extends (e: infer E, r: number) => void ? E : never }
+  | { error: { code: StoreError['code']; message: string; compactRevision?: number } };
+
+export class HttpStore implements Store {
+  private closed = false;
+  private readonly watches = new Set<{ close(): void }>();
+
+  constructor(
+    readonly baseUrl: string,
+    private readonly options: HttpStoreOptions = {},
+  ) {}
+
+  private async call<T>(path: string, body: unknown): Promise<T> {
+    if (this.closed) throw new StoreError('closed', 'store client is closed');
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}${STORE_PREFIX}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+      });
+    } catch (err) {
+      throw new StoreError('unavailable', `store at ${this.baseUrl} unreachable: ${(err as Error).message}`);
+    }
+    const text = await res.text();
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      throw new StoreError(
+        'unavailable',
+        `store at ${this.baseUrl} answered ${res.status} with non-JSON: ${text.slice(0, 200)}`,
+      );
+    }
+    if (!res.ok) {
+      const e = data as { code?: StoreError['code']; error?: string; compactRevision?: number };
+      throw new StoreError(e.code ?? 'unavailable', e.error ?? `HTTP ${res.status}`, e.compactRevision);
+    }
+    return data as T;
+  }
+
+  async get(key: string): Promise<KeyValue | undefined> {
+    return (await this.call<{ kv: KeyValue | null }>('/get', { key })).kv ?? undefined;
+  }
+
+  range(prefix: string): Promise<RangeResult> {
+    return this.call('/range', { prefix });
+  }
+
+  async put(key: string, value: string, options: { lease?: number } = {}): Promise<number> {
+    const r = await this.txn({
+      success: [{ type: 'put', key, value, ...(options.lease ? { lease: options.lease } : {}) }],
+    });
+    return r.revision;
+  }
+
+  async delete(key: string): Promise<{ revision: number; deleted: boolean }> {
+    const r = await this.txn({
+      compare: [{ key, target: 'version', result: 'greater', value: 0 }],
+      success: [{ type: 'delete', key }],
+    });
+    return { revision: r.revision, deleted: r.succeeded };
+  }
+
+  txn(request: TxnRequest): Promise<TxnResult> {
+    return this.call('/txn', request);
+  }
+
+  async grantLease(ttlSeconds: number): Promise<number> {
+    return (await this.call<{ id: number }>('/lease/grant', { ttl: ttlSeconds })).id;
+  }
+
+  async keepAlive(lease: number): Promise<number> {
+    return (await this.call<{ ttl: number }>('/lease/keepalive', { id: lease })).ttl;
+  }
+
+  async revokeLease(lease: number): Promise<void> {
+    await this.call('/lease/revoke', { id: lease });
+  }
+
+  watch(options: WatchOptions): Watch {
+    let next = options.fromRevision;
+    let stopped = false;
+    let controller: AbortController | undefined;
+    let connected = false;
+    let delay = this.options.retryMinMs ?? 100;
+    const maxDelay = this.options.retryMaxMs ?? 5000;
+    const idleMs = this.options.watchIdleMs ?? 15_000;
+
+    const setConnected = (up: boolean): void => {
+      if (up === connected) return;
+      connected = up;
+      options.onConnection?.(up);
+    };
+    const stop = (err?: StoreError): void => {
+      if (stopped) return;
+      stopped = true;
+      controller?.abort();
+      this.watches.delete(handle);
+      if (err) options.onError?.(err);
+    };
+
+    const once = async (): Promise<void> => {
+      controller = new AbortController();
+      let idle = setTimeout(() => controller?.abort(), idleMs);
+      const url = `${this.baseUrl}${STORE_PREFIX}/watch?prefix=${encodeURIComponent(options.prefix)}${next !== undefined ? `&from=${next}` : ''}`;
+      try {
+        const res = await fetch(url, { signal: controller.signal });
+        if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+        setConnected(true);
+        delay = this.options.retryMinMs ?? 100;
+        const decoder = new TextDecoder();
+        let buf = '';
+        for await (const chunk of res.body) {
+          clearTimeout(idle);
+          idle = setTimeout(() => controller?.abort(), idleMs);
+          buf += decoder.decode(chunk as Uint8Array, { stream: true });
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const line = JSON.parse(buf.slice(0, nl)) as Line;
+            buf = buf.slice(nl + 1);
+            if (stopped) return;
+            if ('error' in line) {
+              stop(new StoreError(line.error.code, line.error.message, line.error.compactRevision));
+              return;
+            }
+            if ('start' in line) next ??= line.start;
+            else if ('events' in line) {
+              next = line.revision + 1;
+              options.onEvents(line.events, line.revision);
+            }
+          }
+        }
+      } finally {
+        clearTimeout(idle);
+      }
+    };
+
+    const loop = async (): Promise<void> => {
+      while (!stopped && !this.closed) {
+        try {
+          await once();
+        } catch {
+          // Connection refused, reset or idle: retry below.
+        }
+        if (stopped || this.closed) break;
+        setConnected(false);
+        await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random() / 2)));
+        delay = Math.min(maxDelay, delay * 2);
+      }
+    };
+
+    const handle = {
+      startRevision: next ?? 0,
+      close: () => stop(),
+    };
+    this.watches.add(handle);
+    void loop();
+    return handle;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of [...this.watches]) w.close();
+  }
+}

@@ -1,0 +1,105 @@
+// The Store served over HTTP (agents reach the master's store this way): the shared contract,
+// then what only a remote watch must do: resume after the server goes away, report compaction.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import Fastify, { type FastifyInstance } from 'fastify';
+import {
+  EmbeddedStore,
+  HttpStore,
+  registerStoreRoutes,
+  type Store,
+  type WatchEvent,
+} from '../../src/store/index.js';
+import { storeContract } from '../helpers/store-contract.js';
+
+async function serve(
+  backing: Store,
+  port = 0,
+  heartbeatMs = 200,
+): Promise<{ app: FastifyInstance; url: string }> {
+  const app = Fastify({ forceCloseConnections: true });
+  registerStoreRoutes(app, backing, { heartbeatMs });
+  const url = await app.listen({ host: '127.0.0.1', port });
+  return { app, url };
+}
+
+storeContract('http', async () => {
+  const backing = await EmbeddedStore.open({ leaseCheckMs: 50 });
+  const { app, url } = await serve(backing);
+  const client = new HttpStore(url);
+  const close = client.close.bind(client);
+  client.close = async () => {
+    await close();
+    await app.close();
+    await backing.close();
+  };
+  return client;
+});
+
+const until = async (pred: () => boolean, ms = 5000): Promise<void> => {
+  const deadline = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > deadline) assert.fail('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+test('http: a watch survives the server going away and resumes without losing events', async () => {
+  const backing = await EmbeddedStore.open();
+  let server = await serve(backing);
+  const port = Number(new URL(server.url).port);
+  const client = new HttpStore(server.url, { retryMinMs: 20, retryMaxMs: 100 });
+  const seen: string[] = [];
+  const connections: boolean[] = [];
+  const w = client.watch({
+    prefix: 'n/',
+    onEvents: (evs: readonly WatchEvent[]) => seen.push(...evs.map((e) => `${e.type} ${e.kv.key}`)),
+    onConnection: (up) => connections.push(up),
+  });
+  await until(() => connections.includes(true));
+  await backing.put('n/1', 'a');
+  await until(() => seen.length === 1);
+  await server.app.close();
+  await until(() => connections.includes(false));
+  // Changes while the server is down are delivered after it comes back.
+  await backing.put('n/2', 'b');
+  await backing.delete('n/1');
+  server = await serve(backing, port);
+  await until(() => seen.length === 3);
+  assert.deepEqual(seen, ['put n/1', 'put n/2', 'delete n/1']);
+  assert.deepEqual(connections, [true, false, true]);
+  w.close();
+  await client.close();
+  await server.app.close();
+  await backing.close();
+});
+
+test('http: a watch that cannot resume (compacted history) reports it', async () => {
+  const backing = await EmbeddedStore.open({ historyLimit: 2 });
+  const server = await serve(backing);
+  const client = new HttpStore(server.url);
+  for (let i = 0; i < 5; i++) await backing.put('c', String(i));
+  const err = await new Promise<Error & { code?: string }>((resolve) =>
+    client.watch({ prefix: 'c', fromRevision: 1, onEvents: () => {}, onError: resolve }),
+  );
+  assert.equal(err.code, 'compacted');
+  await client.close();
+  await server.app.close();
+  await backing.close();
+});
+
+test('http: calls to an unreachable store fail with `unavailable`; bad requests name the field', async () => {
+  const client = new HttpStore('http://127.0.0.1:9', { timeoutMs: 1000 });
+  await assert.rejects(client.get('x'), (e: unknown) => (e as { code?: string }).code === 'unavailable');
+  const backing = await EmbeddedStore.open();
+  const server = await serve(backing);
+  const res = await fetch(`${server.url}/store/v1/txn`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ success: [{ type: 'put', key: 'k' }] }),
+  });
+  assert.equal(res.status, 400);
+  assert.match(((await res.json()) as { error: string }).error, /success\.0\.value/);
+  await server.app.close();
+  await backing.close();
+});
