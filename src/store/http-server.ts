@@ -111,8 +111,8 @@ export function registerStoreRoutes(app: FastifyInstance, store: Store, opts: St
     raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
     // Heartbeat lines carry no revision: resuming is only ever from delivered events.
     const heartbeat = setInterval(() => write({ heartbeat: true }), opts.heartbeatMs ?? 5000);
-    let watch: Watch | undefined;
-    watch = store.watch({
+    // `end` may run before `watch` is assigned only if the store reported an error synchronously.
+    const watch: Watch | undefined = store.watch({
       prefix: q.prefix,
       ...(q.from !== undefined && { fromRevision: q.from }),
       onEvents: (events: readonly WatchEvent[], revision: number) => write({ revision, events }),

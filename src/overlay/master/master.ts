@@ -237,8 +237,13 @@ export class OverlayMaster {
       const known = unique.filter((ip) => this.agents.has(ip));
       if (known.length === 0) return [];
       try {
+        // The node's published info goes in the same transaction, so that every agent withdraws
+        // its routes at once (the original never cleaned up).
         await this.store.txn({
-          success: known.map((ip) => ({ type: 'delete' as const, key: agentKey(ip) })),
+          success: known.flatMap((ip) => [
+            { type: 'delete' as const, key: agentKey(ip) },
+            { type: 'delete' as const, key: nodeKey(ip) },
+          ]),
         });
       } catch (err) {
         this.fatalIfStoreBroken(err);
