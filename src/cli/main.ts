@@ -4,6 +4,7 @@ import { ConfigError } from '../config/index.js';
 import { RecoveryError } from '../overlay/index.js';
 import { StoreError } from '../store/index.js';
 import { addMasterCommand } from './master.js';
+import { addAgentCommand } from './agent.js';
 import { addConfigCommand } from './config.js';
 import { addDemoCommand } from './demo.js';
 import { UsageError } from './usage-error.js';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   addDemoCommand(program);
   addMasterCommand(program);
+  addAgentCommand(program);
   addConfigCommand(program);
   return program;
 }

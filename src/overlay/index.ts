@@ -1,3 +1,5 @@
 export * from './types.js';
 export * from './render.js';
 export * from './master/index.js';
+export * from './agent/index.js';
+export * from './dataplane/index.js';

@@ -85,3 +85,39 @@ export const NODES_PREFIX = 'overlay/nodes/';
 export const nodeKey = (ip: string): string => `${NODES_PREFIX}${ip}`;
 export const NETWORK_KEY = 'overlay/network';
 export const agentKey = (ip: string): string => `${AGENTS_PREFIX}${ip}`;
+
+/** AgentInfo as the master answers it: validated where it enters the agent. */
+const bridgeSchema = z.object({ name: z.string(), ip: z.string().optional(), ip6: z.string().optional() });
+export const agentInfoSchema = z.object({
+  ip: z.string(),
+  configuration_attempts: z.number().int().optional(),
+  overlays: z
+    .array(
+      z.object({
+        info: z.object({
+          name: z.string(),
+          subnet: z.string().optional(),
+          prefix: z.number().int().optional(),
+          subnet6: z.string().optional(),
+          prefix6: z.number().int().optional(),
+          enabled: z.boolean().default(true),
+        }),
+        subnet: z.string().optional(),
+        subnet6: z.string().optional(),
+        mesos_bridge: bridgeSchema.optional(),
+        docker_bridge: bridgeSchema.optional(),
+        backend: z.object({
+          vxlan: z.object({
+            vni: z.number().int(),
+            vtep_name: z.string(),
+            vtep_ip: z.string(),
+            vtep_mac: z.string(),
+            vtep_ip6: z.string().optional(),
+            vtep_mtu: z.number().int().optional(),
+          }),
+        }),
+        state: z.object({ status: z.enum(OVERLAY_STATUSES), error: z.string().optional() }).optional(),
+      }),
+    )
+    .optional(),
+});

@@ -1,0 +1,117 @@
+// `dcnet agent`: the per-node daemon (overlay today; DNS and L4LB join it later).
+import type { Command } from 'commander';
+import { loadConfig } from '../config/index.js';
+import { startAgentServer } from '../overlay/index.js';
+import { createLogger } from './logger.js';
+import { parseListen } from './listen.js';
+import { UsageError } from './usage-error.js';
+import { parseAddress } from '../net/index.js';
+
+function seconds(name: string, min: number): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min)
+      throw new UsageError(`${name}: "${v}" must be a number of seconds ≥ ${min}`);
+    return n;
+  };
+}
+
+export function addAgentCommand(program: Command): void {
+  program
+    .command('agent')
+    .description(
+      'run the node agent: registers with the overlay master, configures CNI/Docker/VXLAN, programs peers',
+    )
+    .requiredOption('--master <url>', 'overlay master base URL, e.g. http://10.0.0.1:5050')
+    .requiredOption('--ip <address>', "this node's IPv4 address (its identity and VXLAN endpoint)")
+    .option('--listen <host:port>', 'HTTP endpoint address', '127.0.0.1:5051')
+    .option('--cni-dir <dir>', 'where CNI network configs are written', '/etc/cni/net.d')
+    .option('--cni-data-dir <dir>', "host-local IPAM lease directory (default: the plugin's)")
+    .option('--config <file>', 'YAML config (dcos_overlay_mtu, enable_ipv6)')
+    .option('--no-mesos-bridge', 'do not ask for or configure the Mesos (CNI) half (master nodes)')
+    .option('--no-docker-bridge', 'do not ask for or configure the Docker half')
+    .option('--dcos-port-mapper', 'also write the DC/OS mesos-cni-port-mapper config (<name>.conf)')
+    .option('--docker-socket <path>', 'Docker Engine API socket', '/var/run/docker.sock')
+    .option(
+      '--grace-period <s>',
+      'how long peers keep routes to this node after its agent stops',
+      seconds('--grace-period', 1),
+      30,
+    )
+    .option(
+      '--resync-interval <s>',
+      'how often the kernel state is read back and repaired',
+      seconds('--resync-interval', 0.1),
+      30,
+    )
+    .option(
+      '--reregister-interval <s>',
+      'how often the agent re-registers (picks up new overlays)',
+      seconds('--reregister-interval', 1),
+      300,
+    )
+    .option('--backoff-min <s>', 'first registration retry bound', seconds('--backoff-min', 0.01), 5)
+    .option('--backoff-max <s>', 'registration retry cap', seconds('--backoff-max', 0.01), 600)
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
+    .action(
+      async (opts: {
+        master: string;
+        ip: string;
+        listen: string;
+        cniDir: string;
+        cniDataDir?: string;
+        config?: string;
+        mesosBridge: boolean;
+        dockerBridge: boolean;
+        dcosPortMapper?: boolean;
+        dockerSocket: string;
+        gracePeriod: number;
+        resyncInterval: number;
+        reregisterInterval: number;
+        backoffMin: number;
+        backoffMax: number;
+        logLevel: string;
+      }) => {
+        if (parseAddress(opts.ip)?.family !== 4)
+          throw new UsageError(`--ip: "${opts.ip}" is not an IPv4 address`);
+        let master: URL;
+        try {
+          master = new URL(opts.master);
+        } catch {
+          throw new UsageError(`--master: "${opts.master}" is not a URL`);
+        }
+        const { host, port } = parseListen(opts.listen);
+        const config = await loadConfig(opts.config);
+        const logger = createLogger(opts.logLevel, 'dcnet-agent');
+        const server = await startAgentServer({
+          masterUrl: master.origin,
+          ip: opts.ip,
+          host,
+          port,
+          logger,
+          cniDir: opts.cniDir,
+          ...(opts.cniDataDir !== undefined && { cniDataDir: opts.cniDataDir }),
+          dcosPortMapper: opts.dcosPortMapper ?? false,
+          mesosBridge: opts.mesosBridge,
+          dockerBridge: opts.dockerBridge,
+          overlayMtu: config.overlayMtu,
+          enableIpv6: config.enableIpv6,
+          dockerSocket: opts.dockerSocket,
+          gracePeriodS: Math.ceil(opts.gracePeriod),
+          resyncMs: opts.resyncInterval * 1000,
+          reregisterMs: opts.reregisterInterval * 1000,
+          backoffMinMs: opts.backoffMin * 1000,
+          backoffMaxMs: opts.backoffMax * 1000,
+        });
+        const stop = (signal: string): void => {
+          logger.info({ signal }, 'stopping (routes stay programmed; peers keep ours for the grace period)');
+          server.close().then(
+            () => process.exit(0),
+            () => process.exit(1),
+          );
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      },
+    );
+}

@@ -1,0 +1,6 @@
+export { OverlayAgent, nodeInfoFrom, type AgentOptions } from './agent.js';
+export { startAgentServer, type AgentServer, type AgentServerOptions } from './server.js';
+export { renderCniConflist, renderDcosPortMapperConf, type CniOptions } from './cni.js';
+export { dockerNetworkSpec, dockerNetworkDifferences } from './docker-network.js';
+export { renderMasqueradeTable, MASQ_TABLE } from './masquerade.js';
+export { retry, backoffBound } from './backoff.js';

@@ -1,0 +1,118 @@
+// Runs the overlay agent with its HTTP endpoint (GET /overlay-agent/overlay, specs/overlay.md §4.7),
+// health and Prometheus metrics.
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { HttpStore, type Store } from '../../store/index.js';
+import { OverlayAgent, type AgentOptions } from './agent.js';
+
+export interface AgentServerOptions extends Omit<AgentOptions, 'store' | 'log' | 'onApplied'> {
+  readonly host: string;
+  readonly port: number;
+  readonly logger: Logger;
+  /** Default: the master's store over HTTP. */
+  readonly store?: Store;
+}
+
+export interface AgentServer {
+  readonly url: string;
+  readonly agent: OverlayAgent;
+  close(): Promise<void>;
+}
+
+function acceptsJson(accept: string | undefined): boolean {
+  if (!accept) return true;
+  return accept.split(',').some((part) => {
+    const type = part.split(';')[0]!.trim().toLowerCase();
+    return type === '*/*' || type === 'application/*' || type === 'application/json';
+  });
+}
+
+export async function startAgentServer(opts: AgentServerOptions): Promise<AgentServer> {
+  const log = opts.logger;
+  const registry = new Registry();
+  const applies = new Counter({
+    name: 'dcnet_overlay_dataplane_applies_total',
+    help: 'Data plane reconciliations that changed something',
+    registers: [registry],
+  });
+  const changes = new Counter({
+    name: 'dcnet_overlay_dataplane_changes_total',
+    help: 'iproute2 commands applied by reconciliations',
+    registers: [registry],
+  });
+  const seconds = new Histogram({
+    name: 'dcnet_overlay_dataplane_reconcile_seconds',
+    help: 'Time of one reconciliation (read back, diff, apply)',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const store = opts.store ?? new HttpStore(opts.masterUrl);
+  const agent = new OverlayAgent({
+    ...opts,
+    store,
+    log,
+    onApplied: (result, ms) => {
+      seconds.observe(ms / 1000);
+      if (result.changes > 0) {
+        applies.inc();
+        changes.inc(result.changes);
+      }
+    },
+  });
+  new Gauge({
+    name: 'dcnet_overlay_peers',
+    help: 'Peers whose overlay info this node sees',
+    registers: [registry],
+    collect() {
+      this.set(agent.peerCount);
+    },
+  });
+  new Gauge({
+    name: 'dcnet_overlay_registered',
+    help: '1 once the master has answered this node',
+    registers: [registry],
+    collect() {
+      this.set(agent.registered ? 1 : 0);
+    },
+  });
+
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: true,
+  });
+  app.get('/overlay-agent/overlay', (request, reply) => {
+    if (!acceptsJson(request.headers.accept)) {
+      return reply.code(415).send('Client needs to support application/json');
+    }
+    const json = agent.agentInfoJson();
+    const cb = (request.query as { jsonp?: string }).jsonp;
+    if (cb !== undefined && /^[A-Za-z_$][\w$.]*$/.test(cb))
+      return reply.type('text/javascript').send(`${cb}(${json});`);
+    return reply.type('application/json').send(json);
+  });
+  app.get('/health', (_request, reply) => {
+    const error = agent.dataplaneError;
+    return reply.code(agent.registered && !error ? 200 : 503).send({
+      registered: agent.registered,
+      peers: agent.peerCount,
+      ...(error !== undefined && { dataplane_error: error }),
+    });
+  });
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(registry.contentType).send(await registry.metrics()),
+  );
+  const url = await app.listen({ host: opts.host, port: opts.port });
+  agent.start();
+  log.info({ url, master: opts.masterUrl, ip: opts.ip }, 'overlay agent listening');
+  return {
+    url,
+    agent,
+    async close() {
+      await agent.stop();
+      await app.close();
+      if (!opts.store) await store.close();
+    },
+  };
+}

@@ -1,0 +1,152 @@
+// The overlay data plane as pure functions: what a node programs for its peers (derive) and the
+// iproute2 batch lines that turn the kernel's actual state into it (plan).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { deriveDataplane, planEntries, planVtep, type NodeInfo } from '../../src/overlay/dataplane/index.js';
+import type { LinkInfo } from '../../src/kernel/index.js';
+
+const node = (n: number, slices = true): NodeInfo => ({
+  ip: `172.17.0.${n}`,
+  vtep: { ip: `44.128.0.${n - 1}/20`, ip6: `fd01:a::${n - 1}/64`, mac: `70:b3:d5:80:00:0${n - 1}` },
+  overlays: [
+    { name: 'dcos', overlay_subnet: '9.0.0.0/8', ...(slices && { subnet: `9.0.${n - 2}.0/24` }) },
+    { name: 'dcos6', overlay_subnet6: 'fd01:b::/64', ...(slices && { subnet6: `fd01:b:0:0:${n - 2}::/80` }) },
+  ],
+});
+
+test('derive: the DC/OS example seen from 172.17.0.4 (routes, ARP, FDB, table 42, rule)', () => {
+  const { desired, problems } = deriveDataplane(node(4), [node(2), node(3), node(4)], 1420);
+  assert.deepEqual(problems, []);
+  assert.deepEqual(desired.vtep, {
+    name: 'vtep1024',
+    vni: 1024,
+    port: 64000,
+    local: '172.17.0.4',
+    mac: '70:b3:d5:80:00:03',
+    mtu: 1420,
+    addrs: ['44.128.0.3/20', 'fd01:a::3/64'],
+  });
+  assert.deepEqual(desired.neighbours, [
+    { ip: '44.128.0.1', mac: '70:b3:d5:80:00:01' },
+    { ip: 'fd01:a::1', mac: '70:b3:d5:80:00:01' },
+    { ip: '44.128.0.2', mac: '70:b3:d5:80:00:02' },
+    { ip: 'fd01:a::2', mac: '70:b3:d5:80:00:02' },
+  ]);
+  assert.deepEqual(desired.fdb, [
+    { mac: '70:b3:d5:80:00:01', dst: '172.17.0.2' },
+    { mac: '70:b3:d5:80:00:02', dst: '172.17.0.3' },
+  ]);
+  assert.deepEqual(desired.routes, [
+    { dst: '9.0.0.0/24', via: '44.128.0.1' },
+    { dst: 'fd01:b::/80', via: 'fd01:a::1' },
+    { dst: '172.17.0.2/32', via: '44.128.0.1', table: 42 },
+    { dst: '9.0.1.0/24', via: '44.128.0.2' },
+    { dst: 'fd01:b:0:0:1::/80', via: 'fd01:a::2' },
+    { dst: '172.17.0.3/32', via: '44.128.0.2', table: 42 },
+  ]);
+  assert.deepEqual(desired.rules, ['9.0.0.0/8']);
+});
+
+test('derive: peers on other overlays are ignored, IPv6 needs a local VTEP IPv6, bad peers are reported', () => {
+  const local: NodeInfo = { ...node(4), vtep: { ip: '44.128.0.3/20', mac: '70:b3:d5:80:00:03' } };
+  const stranger: NodeInfo = {
+    ...node(5),
+    overlays: [{ name: 'other', overlay_subnet: '10.0.0.0/8', subnet: '10.0.1.0/24' }],
+  };
+  const broken: NodeInfo = { ...node(6), vtep: { ip: 'nonsense', mac: '70:b3:d5:80:00:05' } };
+  const { desired, problems } = deriveDataplane(local, [node(3), stranger, broken], 1500);
+  assert.deepEqual(
+    desired.routes.map((r) => r.dst),
+    ['9.0.1.0/24', '172.17.0.3/32'],
+  );
+  assert.deepEqual(
+    desired.neighbours.map((n) => n.ip),
+    ['44.128.0.2'],
+  );
+  assert.deepEqual(problems, [{ peer: '172.17.0.6', problem: 'vtep.ip "nonsense" is not an IPv4 CIDR' }]);
+  assert.deepEqual(desired.vtep.addrs, ['44.128.0.3/20']);
+});
+
+const vxlan = (over: Partial<LinkInfo> = {}, data: Record<string, unknown> = {}): LinkInfo => ({
+  ifname: 'vtep1024',
+  address: '70:b3:d5:80:00:03',
+  mtu: 1420,
+  flags: ['UP'],
+  linkinfo: {
+    info_kind: 'vxlan',
+    info_data: { id: 1024, port: 64000, local: '172.17.0.4', learning: false, ...data },
+  },
+  ...over,
+});
+
+test('plan: VTEP created when absent, left alone when right, recreated when its identity differs', () => {
+  const { desired } = deriveDataplane(node(4), [], 1420);
+  assert.deepEqual(planVtep(desired.vtep, undefined, []), [
+    'link add vtep1024 type vxlan id 1024 dstport 64000 local 172.17.0.4 nolearning',
+    'link set vtep1024 address 70:b3:d5:80:00:03 mtu 1420 up',
+    'addr replace 44.128.0.3/20 dev vtep1024',
+    'addr replace fd01:a::3/64 dev vtep1024 nodad',
+  ]);
+  assert.deepEqual(planVtep(desired.vtep, vxlan(), ['44.128.0.3/20', 'fd01:a::3/64']), []);
+  assert.deepEqual(
+    planVtep(desired.vtep, vxlan({ mtu: 1500, flags: [] }), [
+      '44.128.0.3/20',
+      'fd01:a::3/64',
+      '44.128.0.9/20',
+    ]),
+    ['link set vtep1024 mtu 1420 up', 'addr del 44.128.0.9/20 dev vtep1024'],
+  );
+  assert.equal(planVtep(desired.vtep, vxlan({}, { port: 4789 }), [])[0], 'link del vtep1024');
+});
+
+test('plan: only the difference, deletions limited to what dcnet owns', () => {
+  const { desired } = deriveDataplane(node(4), [node(3)], 1420);
+  const plan = planEntries(desired, {
+    neighbours: [
+      { dst: '44.128.0.2', lladdr: '70:b3:d5:80:00:02', state: ['PERMANENT'] },
+      { dst: '44.128.0.7', lladdr: '70:b3:d5:80:00:07', state: ['PERMANENT'] },
+      { dst: '44.128.0.8', lladdr: '70:b3:d5:80:00:08', state: ['REACHABLE'] },
+    ],
+    fdb: [
+      { mac: '70:b3:d5:80:00:02', dst: '172.17.0.30', state: 'permanent', flags: ['self'] },
+      { mac: '70:b3:d5:80:00:07', dst: '172.17.0.8', state: 'permanent', flags: ['self'] },
+    ],
+    routes: [
+      { dst: '9.0.1.0/24', gateway: '44.128.0.2', dev: 'vtep1024' },
+      { dst: '9.0.6.0/24', gateway: '44.128.0.7', dev: 'vtep1024' },
+      { dst: '172.17.0.8', gateway: '44.128.0.7', dev: 'vtep1024', table: '42' },
+    ],
+    rules: [
+      { priority: 32765, src: '9.0.0.0', srclen: 8, table: '42' },
+      { priority: 32766, src: 'all', table: 'main' },
+    ],
+  });
+  assert.deepEqual(plan.ip, [
+    'neigh replace fd01:a::2 lladdr 70:b3:d5:80:00:02 dev vtep1024 nud permanent',
+    'neigh del 44.128.0.7 dev vtep1024',
+    'route replace fd01:b:0:0:1::/80 via fd01:a::2 dev vtep1024 proto 97',
+    'route replace 172.17.0.3/32 via 44.128.0.2 dev vtep1024 table 42 proto 97',
+    'route del 9.0.6.0/24 proto 97',
+    'route del 172.17.0.8 table 42 proto 97',
+  ]);
+  assert.deepEqual(plan.bridge, [
+    'fdb del 70:b3:d5:80:00:07 dev vtep1024 dst 172.17.0.8 self',
+    'fdb replace 70:b3:d5:80:00:02 dev vtep1024 dst 172.17.0.3 self permanent',
+  ]);
+});
+
+test('plan: converged state plans nothing', () => {
+  const { desired } = deriveDataplane(node(4), [node(3)], 1420);
+  const plan = planEntries(desired, {
+    neighbours: desired.neighbours.map((n) => ({ dst: n.ip, lladdr: n.mac, state: ['PERMANENT'] })),
+    fdb: desired.fdb.map((f) => ({ mac: f.mac, dst: f.dst, state: 'permanent' })),
+    routes: desired.routes.map((r) => ({
+      dst: r.dst.endsWith('/32') ? r.dst.slice(0, -3) : r.dst,
+      gateway: r.via,
+      dev: 'vtep1024',
+      ...(r.table && { table: String(r.table) }),
+    })),
+    rules: [{ priority: 32765, src: '9.0.0.0', srclen: 8, table: '42' }],
+  });
+  assert.deepEqual(plan, { ip: [], bridge: [] });
+});
