@@ -100,6 +100,9 @@ export class OverlayAgent {
   private readonly reconciler: DataplaneReconciler;
   private registering: Promise<void> | undefined;
   private storeReachable = true;
+  /** Docker was not reachable at the last configuration: retried on every resync. */
+  private dockerPending = false;
+  private dockerRetrying = false;
 
   constructor(private readonly o: AgentOptions) {
     this.reconciler = new DataplaneReconciler(
@@ -249,6 +252,8 @@ export class OverlayAgent {
       }
     }
     const docker = this.o.dockerBridge ? await this.dockerIfReachable() : undefined;
+    this.dockerPending =
+      this.o.dockerBridge && !docker && overlays.some((o) => o.docker_bridge !== undefined);
     for (const o of overlays) {
       const errors = [...nodeErrors];
       if (this.o.mesosBridge) {
@@ -477,8 +482,37 @@ export class OverlayAgent {
     this.resync();
   }
 
+  /** A Docker daemon that started after the agent gets its networks at the next resync. */
+  private async retryDocker(): Promise<void> {
+    if (!this.dockerPending || this.dockerRetrying || !this.info) return;
+    this.dockerRetrying = true;
+    try {
+      const docker = new DockerClient(this.o.dockerSocket);
+      try {
+        await docker.ping();
+      } catch {
+        return;
+      }
+      this.dockerPending = false;
+      this.o.log.info({ socket: this.o.dockerSocket }, 'Docker daemon now reachable; creating its networks');
+      for (const o of this.info.overlays ?? []) {
+        try {
+          await this.ensureDockerNetwork(docker, o);
+        } catch (err) {
+          const error = `docker: ${(err as Error).message}`;
+          this.states.set(o.info.name, { status: 'STATUS_FAILED', error });
+          this.o.log.error({ overlay: o.info.name, error }, 'overlay configuration failed');
+        }
+      }
+      await this.acknowledge();
+    } finally {
+      this.dockerRetrying = false;
+    }
+  }
+
   /** Re-derives the data plane from the current view and reconciles the kernel with it. */
   resync(): void {
+    void this.retryDocker();
     if (!this.self) return;
     const { desired, problems } = deriveDataplane(this.self, [...this.peers.values()], this.vtepMtu);
     for (const p of problems) this.o.log.warn(p, 'ignoring peer');

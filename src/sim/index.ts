@@ -1,0 +1,4 @@
+export * from './testbed.js';
+export * from './cluster.js';
+export * from './docker.js';
+export * from './servers.js';

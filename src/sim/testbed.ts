@@ -1,0 +1,234 @@
+// The test bed: simulated hosts as network namespaces on one underlay bridge, container
+// namespaces attached through real CNI plugins, processes started inside them. Everything it makes
+// carries a unique prefix and is removed by `destroy()`; `sweepStale()` removes what a crashed run
+// left. Nothing is connected to the root namespace, so no address here can leak out.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { cniAdd, cniDel, run, type CniConflist, type CniResult, type RunResult } from '../kernel/index.js';
+
+/** Every namespace of a test bed starts with this, then 4 random characters and '-'. */
+export const TESTBED_MARK = 'dcnt';
+const STALE = new RegExp(`^${TESTBED_MARK}[0-9a-f]{4}-`);
+
+export interface Host {
+  readonly name: string;
+  readonly netns: string;
+  /** Underlay address (no prefix). */
+  readonly ip: string;
+}
+
+export interface Container {
+  readonly name: string;
+  readonly netns: string;
+  readonly host: Host;
+  /** Addresses without prefix, in attachment order. */
+  readonly ips: string[];
+  readonly attachments: { list: CniConflist; ifname: string; result: CniResult }[];
+}
+
+export interface Spawned {
+  readonly proc: ChildProcess;
+  readonly output: () => string;
+  readonly exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+async function netnsList(): Promise<string[]> {
+  try {
+    return await readdir('/run/netns');
+  } catch {
+    return [];
+  }
+}
+
+async function killNetnsProcesses(ns: string): Promise<void> {
+  const { stdout } = await run('ip', ['netns', 'pids', ns]).catch(() => ({ stdout: '' }));
+  for (const pid of stdout.split(/\s+/).filter(Boolean)) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Removes namespaces (and the processes in them) left by earlier test beds that did not finish. */
+export async function sweepStale(): Promise<string[]> {
+  const stale = (await netnsList()).filter((n) => STALE.test(n));
+  for (const ns of stale) await killNetnsProcesses(ns);
+  for (const ns of stale) await run('ip', ['netns', 'del', ns]).catch(() => {});
+  return stale;
+}
+
+/** Last resort when a test process dies: no child of a test bed outlives it. */
+const allChildren = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of allChildren) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+export class Testbed {
+  readonly prefix: string;
+  readonly underlay: string;
+  readonly hosts = new Map<string, Host>();
+  private readonly containers: Container[] = [];
+  private readonly children = new Set<Spawned>();
+  private readonly namespaces: string[] = [];
+  private readonly cleanups: (() => Promise<void>)[] = [];
+
+  private constructor(
+    /** Underlay network: hosts get `${base}.N/24`. */
+    readonly base: string,
+  ) {
+    this.prefix = `${TESTBED_MARK}${randomBytes(2).toString('hex')}`;
+    this.underlay = `${this.prefix}-ul`;
+  }
+
+  static async create(opts: { base?: string } = {}): Promise<Testbed> {
+    const tb = new Testbed(opts.base ?? '10.250.0');
+    try {
+      await tb.addNetns(tb.underlay);
+      await tb.ip(tb.underlay, ['link', 'add', 'br-ul', 'type', 'bridge']);
+      await tb.ip(tb.underlay, ['link', 'set', 'br-ul', 'up']);
+    } catch (err) {
+      await tb.destroy();
+      throw err;
+    }
+    return tb;
+  }
+
+  private async addNetns(ns: string): Promise<void> {
+    await run('ip', ['netns', 'add', ns]);
+    this.namespaces.push(ns);
+    await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  }
+
+  ip(ns: string, args: string[]): Promise<RunResult> {
+    return run('ip', ['-n', ns, ...args]);
+  }
+
+  /** Runs a command inside a namespace. */
+  exec(
+    ns: string,
+    cmd: string,
+    args: string[],
+    opts: { input?: string; timeoutMs?: number } = {},
+  ): Promise<RunResult> {
+    return run(cmd, args, { ...opts, netns: ns });
+  }
+
+  /** A simulated host: namespace `${prefix}-${name}` with eth0 on the underlay at `${base}.${n}`. */
+  async addHost(name: string, n: number): Promise<Host> {
+    const netns = `${this.prefix}-${name}`;
+    const ip = `${this.base}.${n}`;
+    await this.addNetns(netns);
+    const peer = `ul-${name}`.slice(0, 15);
+    await this.ip(netns, [
+      'link',
+      'add',
+      'eth0',
+      'type',
+      'veth',
+      'peer',
+      'name',
+      peer,
+      'netns',
+      this.underlay,
+    ]);
+    await this.ip(this.underlay, ['link', 'set', peer, 'master', 'br-ul', 'up']);
+    await this.ip(netns, ['addr', 'add', `${ip}/24`, 'dev', 'eth0']);
+    await this.ip(netns, ['link', 'set', 'eth0', 'up']);
+    const host = { name, netns, ip };
+    this.hosts.set(name, host);
+    return host;
+  }
+
+  /** A container namespace attached to `lists` (one interface each: eth0, eth1, …) by real CNI plugins run on the host. */
+  async addContainer(
+    host: Host,
+    name: string,
+    lists: readonly CniConflist[],
+    runtimeConfig?: Record<string, unknown>,
+  ): Promise<Container> {
+    const netns = `${this.prefix}-${host.name}-${name}`;
+    await this.addNetns(netns);
+    const c: Container = { name, netns, host, ips: [], attachments: [] };
+    this.containers.push(c);
+    for (const [i, list] of lists.entries()) {
+      const ifname = `eth${i}`;
+      const result = await cniAdd(list, {
+        containerId: netns,
+        netnsPath: `/run/netns/${netns}`,
+        ifname,
+        hostNetns: host.netns,
+        ...(runtimeConfig && { runtimeConfig }),
+      });
+      c.attachments.push({ list, ifname, result });
+      for (const a of result.ips ?? []) c.ips.push(a.address.split('/')[0]!);
+    }
+    return c;
+  }
+
+  /** Starts a long-running process inside a namespace (nsenter, so /sys stays as it is). */
+  spawn(ns: string, cmd: string, args: string[], env?: NodeJS.ProcessEnv): Spawned {
+    const proc = spawn('nsenter', [`--net=/run/netns/${ns}`, '--', cmd, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: env ?? process.env,
+    });
+    let out = '';
+    const keep = (c: Buffer): void => {
+      out += c.toString('utf8');
+      if (out.length > 1_000_000) out = out.slice(-500_000);
+    };
+    proc.stdout!.on('data', keep);
+    proc.stderr!.on('data', keep);
+    allChildren.add(proc);
+    const exited = new Promise<number | null>((resolve) =>
+      proc.once('exit', (code) => {
+        allChildren.delete(proc);
+        resolve(code);
+      }),
+    );
+    const child: Spawned = {
+      proc,
+      output: () => out,
+      exited,
+      stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+        if (proc.exitCode === null && proc.signalCode === null) {
+          proc.kill(signal);
+          const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+          await exited;
+          clearTimeout(timer);
+        }
+        this.children.delete(child);
+      },
+    };
+    this.children.add(child);
+    return child;
+  }
+
+  /** Registers cleanup that must run before processes are stopped (e.g. removing Docker containers). */
+  onDestroy(fn: () => Promise<void>): void {
+    this.cleanups.push(fn);
+  }
+
+  /** Stops every process, detaches containers, removes every namespace this test bed made. */
+  async destroy(): Promise<void> {
+    for (const fn of this.cleanups.splice(0).reverse()) await fn().catch(() => {});
+    await Promise.all([...this.children].map((c) => c.stop()));
+    for (const c of this.containers.reverse()) {
+      for (const a of c.attachments.reverse()) {
+        await cniDel(a.list, {
+          containerId: c.netns,
+          netnsPath: `/run/netns/${c.netns}`,
+          ifname: a.ifname,
+          hostNetns: c.host.netns,
+        }).catch(() => {});
+      }
+    }
+    for (const ns of this.namespaces.reverse()) {
+      await killNetnsProcesses(ns);
+      await run('ip', ['netns', 'del', ns]).catch(() => {});
+    }
+  }
+}
