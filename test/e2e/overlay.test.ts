@@ -148,6 +148,24 @@ test(
     assert.equal(net6[0]!.EnableIPv6, true);
     // (Docker 20.10 adds an IPv4 subnet of its own to every network, IPv6-only ones too.)
     assert.ok(net6[0]!.IPAM.Config.some((c) => c.Subnet === a2.overlays![1]!.docker_bridge!.ip6));
+    // The agent endpoint: JSON (and JSONP) only; a client that accepts neither gets 415.
+    const a1 = cluster.agent('a1');
+    const { stdout: code } = await cluster.tb.exec(a1.host.netns, 'curl', [
+      '-s',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '-H',
+      'accept: application/x-protobuf',
+      `${a1.url}/overlay-agent/overlay`,
+    ]);
+    assert.equal(code, '415');
+    assert.match(
+      await cluster.httpGet(a1.host, `${a1.url}/overlay-agent/overlay?jsonp=f`),
+      /^f\(\{"configuration_attempts":1,"ip":"10\.250\.0\.1",/,
+    );
+    assert.match(await cluster.httpGet(a1.host, `${a1.url}/metrics`), /dcnet_overlay_peers 3/);
     // Masquerading table in place on every agent.
     const nft = (
       await cluster.tb.exec(cluster.agent('a1').host.netns, 'nft', ['list', 'table', 'inet', 'dcnet_overlay'])

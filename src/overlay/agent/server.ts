@@ -62,7 +62,7 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
   });
   new Gauge({
     name: 'dcnet_overlay_peers',
-    help: 'Peers whose overlay info this node sees',
+    help: 'Nodes whose overlay info this node sees in the store (itself included)',
     registers: [registry],
     collect() {
       this.set(agent.peerCount);
