@@ -2,7 +2,13 @@
 // iproute2 batch lines that turn the kernel's actual state into it (plan).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deriveDataplane, planEntries, planVtep, type NodeInfo } from '../../src/overlay/dataplane/index.js';
+import {
+  asActual,
+  deriveDataplane,
+  planEntries,
+  planVtep,
+  type NodeInfo,
+} from '../../src/overlay/dataplane/index.js';
 import type { LinkInfo } from '../../src/kernel/index.js';
 
 const node = (n: number, slices = true): NodeInfo => ({
@@ -149,4 +155,23 @@ test('plan: converged state plans nothing', () => {
     rules: [{ priority: 32765, src: '9.0.0.0', srclen: 8, table: '42' }],
   });
   assert.deepEqual(plan, { ip: [], bridge: [] });
+});
+
+test('incremental plan: from the last applied state, only the joining or leaving peer', () => {
+  const before = deriveDataplane(node(4), [node(3)], 1420).desired;
+  const after = deriveDataplane(node(4), [node(2), node(3)], 1420).desired;
+  const join = planEntries(after, asActual(before));
+  assert.deepEqual(join.ip, [
+    'neigh replace 44.128.0.1 lladdr 70:b3:d5:80:00:01 dev vtep1024 nud permanent',
+    'neigh replace fd01:a::1 lladdr 70:b3:d5:80:00:01 dev vtep1024 nud permanent',
+    'route replace 9.0.0.0/24 via 44.128.0.1 dev vtep1024 proto 97',
+    'route replace fd01:b::/80 via fd01:a::1 dev vtep1024 proto 97',
+    'route replace 172.17.0.2/32 via 44.128.0.1 dev vtep1024 table 42 proto 97',
+  ]);
+  assert.deepEqual(join.bridge, ['fdb replace 70:b3:d5:80:00:01 dev vtep1024 dst 172.17.0.2 self permanent']);
+  const leave = planEntries(before, asActual(after));
+  assert.deepEqual(leave.bridge, ['fdb del 70:b3:d5:80:00:01 dev vtep1024 dst 172.17.0.2 self']);
+  assert.equal(leave.ip.length, 5);
+  assert.ok(leave.ip.every((l) => l.startsWith('neigh del') || l.startsWith('route del')));
+  assert.deepEqual(planEntries(after, asActual(after)), { ip: [], bridge: [] });
 });

@@ -479,7 +479,7 @@ export class OverlayAgent {
       if (peer) this.peers.set(ev.kv.key, peer);
       else this.peers.delete(ev.kv.key);
     }
-    this.resync();
+    this.resync(false);
   }
 
   /** A Docker daemon that started after the agent gets its networks at the next resync. */
@@ -510,12 +510,13 @@ export class OverlayAgent {
     }
   }
 
-  /** Re-derives the data plane from the current view and reconciles the kernel with it. */
-  resync(): void {
-    void this.retryDocker();
+  /** Re-derives the data plane from the current view and brings the kernel there: a full run
+   *  reads the kernel back and repairs drift; otherwise only the change is applied. */
+  resync(full = true): void {
+    if (full) void this.retryDocker();
     if (!this.self) return;
     const { desired, problems } = deriveDataplane(this.self, [...this.peers.values()], this.vtepMtu);
     for (const p of problems) this.o.log.warn(p, 'ignoring peer');
-    void this.reconciler.request(desired);
+    void this.reconciler.request(desired, full);
   }
 }

@@ -13,8 +13,8 @@ import {
   readRules,
   type RunOptions,
 } from '../../kernel/index.js';
-import { planEntries, planVtep } from './plan.js';
-import { ROUTE_PROTO, type DesiredDataplane } from './types.js';
+import { planEntries, planVtep, type ActualEntries } from './plan.js';
+import { OVERLAY_TABLE, ROUTE_PROTO, type DesiredDataplane } from './types.js';
 
 export interface ReconcileResult {
   readonly changes: number;
@@ -42,10 +42,47 @@ export async function reconcileDataplane(
   return { changes: lines.length, lines };
 }
 
+/** A desired state seen as if it were the kernel's: the base of an incremental plan. */
+export function asActual(d: DesiredDataplane): ActualEntries {
+  return {
+    neighbours: d.neighbours.map((n) => ({ dst: n.ip, lladdr: n.mac, state: ['PERMANENT'] })),
+    fdb: d.fdb.map((f) => ({ mac: f.mac, dst: f.dst, state: 'permanent' })),
+    routes: d.routes.map((r) => ({
+      dst: r.dst,
+      gateway: r.via,
+      dev: d.vtep.name,
+      ...(r.table !== undefined && { table: String(r.table) }),
+    })),
+    rules: d.rules.map((from) => {
+      const [src, len] = from.split('/');
+      return { priority: 0, src: src!, srclen: Number(len), table: String(OVERLAY_TABLE) };
+    }),
+  };
+}
+
+const sameVtep = (a: DesiredDataplane, b: DesiredDataplane): boolean =>
+  JSON.stringify(a.vtep) === JSON.stringify(b.vtep);
+
+/** Applies only the difference between two desired states, without reading the kernel back. */
+export async function applyIncrement(
+  from: DesiredDataplane,
+  to: DesiredDataplane,
+  opts: RunOptions = {},
+): Promise<ReconcileResult> {
+  const plan = planEntries(to, asActual(from));
+  await ipBatch(plan.ip, opts);
+  await bridgeBatch(plan.bridge, opts);
+  const lines = [...plan.ip, ...plan.bridge.map((l) => `bridge ${l}`)];
+  return { changes: lines.length, lines };
+}
+
 export class DataplaneReconciler {
   private running: Promise<void> | undefined;
   private pending: DesiredDataplane | undefined;
+  private pendingFull = false;
   private lastError: string | undefined;
+  /** What this reconciler last put into the kernel; undefined until a full run succeeded. */
+  private applied: DesiredDataplane | undefined;
 
   constructor(
     private readonly log: Logger,
@@ -57,9 +94,12 @@ export class DataplaneReconciler {
     return this.lastError;
   }
 
-  /** Requests a run with `want`; resolves when a run that includes it has finished. */
-  request(want: DesiredDataplane): Promise<void> {
+  /** Requests a run with `want`; resolves when a run that includes it has finished. A full run
+   *  reads the kernel back and repairs drift (start, resync timer); otherwise only the difference
+   *  from the last applied state is sent (peer changes: two commands per node instead of nine). */
+  request(want: DesiredDataplane, full = true): Promise<void> {
     this.pending = want;
+    this.pendingFull ||= full;
     if (!this.running) this.running = this.drain();
     return this.running;
   }
@@ -68,10 +108,17 @@ export class DataplaneReconciler {
     try {
       while (this.pending) {
         const want = this.pending;
+        const base =
+          this.pendingFull || !this.applied || !sameVtep(this.applied, want) ? undefined : this.applied;
         this.pending = undefined;
+        this.pendingFull = false;
         const started = performance.now();
         try {
-          const result = await reconcileDataplane(want, this.opts);
+          this.applied = undefined;
+          const result = base
+            ? await applyIncrement(base, want, this.opts)
+            : await reconcileDataplane(want, this.opts);
+          this.applied = want;
           const ms = performance.now() - started;
           if (result.changes > 0)
             this.log.info({ changes: result.lines, ms: Math.round(ms) }, 'data plane updated');
@@ -81,6 +128,8 @@ export class DataplaneReconciler {
         } catch (err) {
           this.lastError = (err as Error).message;
           this.log.error({ err }, 'data plane update failed; retrying at the next resync');
+          // The kernel is in an unknown state now: the next run reads it back.
+          this.pendingFull = true;
         }
       }
     } finally {

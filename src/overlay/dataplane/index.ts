@@ -1,4 +1,10 @@
 export * from './types.js';
 export { deriveDataplane, addressOf, type DeriveProblem } from './derive.js';
 export { planVtep, planEntries, type ActualEntries, type EntryPlan } from './plan.js';
-export { reconcileDataplane, DataplaneReconciler, type ReconcileResult } from './apply.js';
+export {
+  reconcileDataplane,
+  applyIncrement,
+  asActual,
+  DataplaneReconciler,
+  type ReconcileResult,
+} from './apply.js';
