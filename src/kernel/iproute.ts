@@ -13,6 +13,7 @@ export interface LinkInfo {
       readonly port?: number;
       readonly local?: string;
       readonly learning?: boolean;
+      readonly udp_csum?: boolean;
     };
   };
 }

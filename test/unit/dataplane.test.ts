@@ -80,7 +80,7 @@ const vxlan = (over: Partial<LinkInfo> = {}, data: Record<string, unknown> = {})
   flags: ['UP'],
   linkinfo: {
     info_kind: 'vxlan',
-    info_data: { id: 1024, port: 64000, local: '172.17.0.4', learning: false, ...data },
+    info_data: { id: 1024, port: 64000, local: '172.17.0.4', learning: false, udp_csum: false, ...data },
   },
   ...over,
 });
@@ -88,7 +88,7 @@ const vxlan = (over: Partial<LinkInfo> = {}, data: Record<string, unknown> = {})
 test('plan: VTEP created when absent, left alone when right, recreated when its identity differs', () => {
   const { desired } = deriveDataplane(node(4), [], 1420);
   assert.deepEqual(planVtep(desired.vtep, undefined, []), [
-    'link add vtep1024 type vxlan id 1024 dstport 64000 local 172.17.0.4 nolearning',
+    'link add vtep1024 type vxlan id 1024 dstport 64000 local 172.17.0.4 nolearning noudpcsum',
     'link set vtep1024 address 70:b3:d5:80:00:03 mtu 1420 up',
     'addr replace 44.128.0.3/20 dev vtep1024',
     'addr replace fd01:a::3/64 dev vtep1024 nodad',
@@ -103,6 +103,7 @@ test('plan: VTEP created when absent, left alone when right, recreated when its 
     ['link set vtep1024 mtu 1420 up', 'addr del 44.128.0.9/20 dev vtep1024'],
   );
   assert.equal(planVtep(desired.vtep, vxlan({}, { port: 4789 }), [])[0], 'link del vtep1024');
+  assert.equal(planVtep(desired.vtep, vxlan({}, { udp_csum: true }), [])[0], 'link del vtep1024');
 });
 
 test('plan: only the difference, deletions limited to what dcnet owns', () => {

@@ -20,8 +20,10 @@ export function planVtep(want: DesiredVtep, link: LinkInfo | undefined, addrs: r
     data?.id === want.vni &&
     data.port === want.port &&
     data.local === want.local &&
-    data.learning === false;
-  const add = `link add ${want.name} type vxlan id ${want.vni} dstport ${want.port} local ${want.local} nolearning`;
+    data.learning === false &&
+    data.udp_csum === false;
+  // No outer UDP checksum, as dcos-net creates it (udpcsum 0): the inner packets carry their own.
+  const add = `link add ${want.name} type vxlan id ${want.vni} dstport ${want.port} local ${want.local} nolearning noudpcsum`;
   if (!matches) {
     if (link) lines.push(`link del ${want.name}`);
     lines.push(add, `link set ${want.name} address ${want.mac} mtu ${want.mtu} up`);
