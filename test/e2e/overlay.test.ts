@@ -170,7 +170,10 @@ test(
       await cluster.httpGet(a1.host, `${a1.url}/overlay-agent/overlay?jsonp=f`),
       /^f\(\{"configuration_attempts":1,"ip":"10\.250\.0\.1",/,
     );
-    await eventually(async () => assert.match(await cluster.httpGet(a1.host, `${a1.url}/metrics`), /dcnet_overlay_peers 3/), 5000);
+    await eventually(
+      async () => assert.match(await cluster.httpGet(a1.host, `${a1.url}/metrics`), /dcnet_overlay_peers 3/),
+      5000,
+    );
     // Masquerading table in place on every agent.
     const nft = (
       await cluster.tb.exec(cluster.agent('a1').host.netns, 'nft', ['list', 'table', 'inet', 'dcnet_overlay'])
@@ -330,26 +333,38 @@ test(
   },
 );
 
-test('a conflicting Docker network fails that overlay with the reason; the others still work', { skip: NEEDS_ROOT }, async () => {
-  await cluster.addAgent('a5', 5);
-  const info = await eventually(async () => {
-    const i = await cluster.agentInfo('a5');
-    assert.ok(i.overlays?.every((o) => o.state?.status === 'STATUS_OK' || o.state?.status === 'STATUS_FAILED'), JSON.stringify(i));
-    return i;
-  }, 30_000);
-  const dcos = info.overlays!.find((o) => o.info.name === 'dcos')!;
-  assert.equal(dcos.state?.status, 'STATUS_FAILED', cluster.agent('a5').proc.output().slice(-4000));
-  assert.match(dcos.state?.error ?? '', /docker: existing network "dcos" does not match: subnet 9\.0\.\d+\.128\/25 missing \(has 172\.30\.0\.0\/24\)/);
-  assert.equal(info.overlays!.find((o) => o.info.name === 'dcos6')!.state?.status, 'STATUS_OK');
-  // The master shows the failure too, from the agent's report.
-  const state = JSON.parse(await cluster.httpGet(cluster.master.host, `${cluster.master.url}/overlay-master/state`)) as { agents: AgentInfo[] };
-  const entry = state.agents.find((a) => a.ip === info.ip)!;
-  assert.equal(entry.overlays!.find((o) => o.info.name === 'dcos')!.state?.status, 'STATUS_FAILED');
-  // Peers do not route the failed overlay's slice to it, but do route the working one.
-  const a1routes = await eventually(async () => {
-    const r = await routes('a1');
-    assert.ok(r.includes(slice6(info, 'dcos6')), r);
-    return r;
-  }, 10_000);
-  assert.ok(!a1routes.includes(`${slice(info, 'dcos')} via`), a1routes);
-});
+test(
+  'a conflicting Docker network fails that overlay with the reason; the others still work',
+  { skip: NEEDS_ROOT },
+  async () => {
+    await cluster.addAgent('a5', 5);
+    const info = await eventually(async () => {
+      const i = await cluster.agentInfo('a5');
+      assert.ok(
+        i.overlays?.every((o) => o.state?.status === 'STATUS_OK' || o.state?.status === 'STATUS_FAILED'),
+        JSON.stringify(i),
+      );
+      return i;
+    }, 30_000);
+    const dcos = info.overlays!.find((o) => o.info.name === 'dcos')!;
+    assert.equal(dcos.state?.status, 'STATUS_FAILED', cluster.agent('a5').proc.output().slice(-4000));
+    assert.match(
+      dcos.state?.error ?? '',
+      /docker: existing network "dcos" does not match: subnet 9\.0\.\d+\.128\/25 missing \(has 172\.30\.0\.0\/24\)/,
+    );
+    assert.equal(info.overlays!.find((o) => o.info.name === 'dcos6')!.state?.status, 'STATUS_OK');
+    // The master shows the failure too, from the agent's report.
+    const state = JSON.parse(
+      await cluster.httpGet(cluster.master.host, `${cluster.master.url}/overlay-master/state`),
+    ) as { agents: AgentInfo[] };
+    const entry = state.agents.find((a) => a.ip === info.ip)!;
+    assert.equal(entry.overlays!.find((o) => o.info.name === 'dcos')!.state?.status, 'STATUS_FAILED');
+    // Peers do not route the failed overlay's slice to it, but do route the working one.
+    const a1routes = await eventually(async () => {
+      const r = await routes('a1');
+      assert.ok(r.includes(slice6(info, 'dcos6')), r);
+      return r;
+    }, 10_000);
+    assert.ok(!a1routes.includes(`${slice(info, 'dcos')} via`), a1routes);
+  },
+);
