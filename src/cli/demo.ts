@@ -1,101 +1,83 @@
-// `dcnet demo`: until the namespaced cluster exists (Mesos/Marathon emulator issue), the demo runs
-// the overlay master on the DC/OS default config and registers the nodes of the DC/OS docs'
-// example over its HTTP API, then prints what each node got and keeps serving until Ctrl-C.
-import { mkdtemp, rm } from 'node:fs/promises';
+// `dcnet demo`: the whole stack on one machine (see src/sim/demo.ts), with a report for people,
+// `--check` for CI, and `--detach`/`--down` for poking at it from another shell.
+import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig } from '../config/index.js';
-import { startMasterServer, type AgentInfo } from '../overlay/index.js';
-import { createLogger } from './logger.js';
-import { parseListen } from './listen.js';
+import { Demo } from '../sim/index.js';
+import { UsageError } from './usage-error.js';
 
-const NODES = [
-  { ip: '172.17.0.2', role: 'master', mesos_bridge: false, docker_bridge: false },
-  { ip: '172.17.0.4', role: 'agent', mesos_bridge: true, docker_bridge: true },
-  { ip: '172.17.0.3', role: 'agent', mesos_bridge: true, docker_bridge: true },
-];
-
-async function post(url: string, body: unknown): Promise<Response> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`POST ${url}: ${res.status} ${await res.text()}`);
-  return res;
-}
-
-function report(role: string, info: AgentInfo): string {
-  const lines = [`${info.ip} (${role})`];
-  const vx = info.overlays?.[0]?.backend.vxlan;
-  if (vx) lines.push(`  vtep1024  ${vx.vtep_ip}${vx.vtep_ip6 ? `  ${vx.vtep_ip6}` : ''}  mac ${vx.vtep_mac}`);
-  for (const o of info.overlays ?? []) {
-    const br = [o.mesos_bridge, o.docker_bridge]
-      .filter((b) => b !== undefined)
-      .map((b) => `${b.name} ${[b.ip, b.ip6].filter(Boolean).join(' ')}`);
-    lines.push(
-      `  ${o.info.name.padEnd(8)} ${(o.subnet ?? o.subnet6 ?? '-').padEnd(20)} ${br.join('   ') || '(no bridges: master node)'}`,
-    );
-  }
-  return lines.join('\n');
+interface DemoOpts {
+  check?: boolean;
+  detach?: boolean;
+  down?: boolean;
+  workdir?: string;
+  docker?: boolean;
 }
 
 export function addDemoCommand(program: Command): void {
   program
     .command('demo')
     .description(
-      'start an overlay master on the DC/OS defaults, register three nodes, show their allocations',
+      'run a whole cluster in network namespaces: master, 3 private + 1 public agent, emulated Mesos/Marathon, example apps',
     )
-    .option('--listen <host:port>', 'HTTP API address of the demo master', '127.0.0.1:5050')
-    .option('--log-level <level>', 'log level of the master', 'warn')
-    .option('--once', 'exit after printing the report instead of serving until Ctrl-C')
-    .action(async (opts: { listen: string; logLevel: string; once?: boolean }) => {
-      const { host, port } = parseListen(opts.listen);
-      const dataDir = await mkdtemp(join(tmpdir(), 'dcnet-demo-'));
-      const server = await startMasterServer({
-        config: await loadConfig(),
-        dataDir,
-        host,
-        port,
-        logger: createLogger(opts.logLevel, 'dcnet-master'),
-      });
-      const stop = async (): Promise<void> => {
-        await server.close();
-        await rm(dataDir, { recursive: true, force: true });
-      };
-      try {
-        const out: string[] = [`dcnet demo: overlay master at ${server.url} (state in ${dataDir})`, ''];
-        for (const node of NODES) {
-          const { role, ...body } = node;
-          const info = (await (await post(`${server.url}/overlay-master/agents`, body)).json()) as AgentInfo;
-          await post(`${server.url}/overlay-master/agents/ack`, {
-            ip: node.ip,
-            overlays: (info.overlays ?? []).map((o) => ({ name: o.info.name, status: 'STATUS_OK' })),
-          });
-          out.push(report(role, info), '');
-        }
-        const usage = (await (await fetch(`${server.url}/overlay-master/pools`)).json()) as {
-          vtep: { ipv4: { used: number; free: number } };
-        };
-        out.push(
-          `VTEP IPv4 pool: ${usage.vtep.ipv4.used} used, ${usage.vtep.ipv4.free} free`,
-          `Try: curl ${server.url}/overlay-master/state   curl ${server.url}/overlay-master/pools   curl ${server.url}/metrics`,
-        );
-        process.stdout.write(`${out.join('\n')}\n`);
-      } catch (err) {
-        await stop();
-        throw err;
-      }
-      if (opts.once) {
-        await stop();
+    .option('--check', 'verify every capability end to end, tear down, exit non-zero on any failure')
+    .option('--detach', 'return once the cluster is ready, leaving it running (needs --workdir)')
+    .option('--down', 'remove a detached demo (needs --workdir)')
+    .option('--docker', 'also run a real dockerd on agent a1 (DOCKER containerizer, Docker networks)')
+    .option('--workdir <dir>', 'scratch directory (state, logs, cluster.json); default: a new temp dir')
+    .action(async (opts: DemoOpts) => {
+      if (process.getuid?.() !== 0)
+        throw new UsageError('demo: needs root (it creates network namespaces); run as root');
+      if ((opts.detach || opts.down) && !opts.workdir)
+        throw new UsageError('demo: --detach and --down need --workdir DIR');
+      if (opts.down) {
+        process.stdout.write(`${await Demo.down(resolve(opts.workdir!))}\n`);
         return;
       }
-      process.stdout.write('Serving until Ctrl-C.\n');
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
+      const own = opts.workdir === undefined;
+      const workdir = own ? await mkdtemp(join(tmpdir(), 'dcnet-demo-')) : resolve(opts.workdir!);
+      await mkdir(workdir, { recursive: true });
+      const say = (line: string): void => void process.stdout.write(`${line}\n`);
+      let demo: Demo;
+      try {
+        demo = await Demo.up({
+          workdir,
+          detach: opts.detach ?? false,
+          say,
+          ...(opts.docker && { dockerAgents: ['a1'] }),
+        });
+      } catch (err) {
+        if (own) await rm(workdir, { recursive: true, force: true });
+        throw err;
+      }
+      const cluster = await demo.clusterJson();
+      await writeFile(join(workdir, 'cluster.json'), `${JSON.stringify(cluster, null, 2)}\n`);
+      say(`\n${await demo.report()}\n`);
+      if (opts.detach) {
+        await demo.handOver();
+        say(
+          `cluster.json: ${join(workdir, 'cluster.json')}\nremove with: dcnet demo --down --workdir ${workdir}`,
+        );
+        process.exit(0);
+      }
+      if (opts.check) {
+        const results = await demo.check();
+        for (const r of results) say(`${r.ok ? 'PASS' : 'FAIL'}  ${r.name}: ${r.detail}`);
+        await demo.destroy();
+        if (own) await rm(workdir, { recursive: true, force: true });
+        const failed = results.filter((r) => !r.ok).length;
+        say(`${results.length - failed} passed, ${failed} failed`);
+        process.exitCode = failed ? 1 : 0;
+        return;
+      }
+      say('Serving until Ctrl-C.');
+      await new Promise<void>((r) => {
+        process.once('SIGINT', r);
+        process.once('SIGTERM', r);
       });
-      await stop();
+      say('removing everything the demo made…');
+      await demo.destroy();
+      if (own) await rm(workdir, { recursive: true, force: true });
     });
 }

@@ -5,6 +5,7 @@ import { RecoveryError } from '../overlay/index.js';
 import { StoreError } from '../store/index.js';
 import { addMasterCommand } from './master.js';
 import { addAgentCommand } from './agent.js';
+import { addEmulatorCommand } from './emulator.js';
 import { addConfigCommand } from './config.js';
 import { addDemoCommand } from './demo.js';
 import { UsageError } from './usage-error.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   addMasterCommand(program);
   addAgentCommand(program);
   addConfigCommand(program);
+  addEmulatorCommand(program);
   return program;
 }
 

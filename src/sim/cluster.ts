@@ -24,6 +24,10 @@ export interface ClusterOptions {
   readonly workdir: string;
   readonly agentArgs?: (name: string) => string[];
   readonly masterArgs?: string[];
+  /** Port of the dcnet overlay master (default 5050; the demo moves it for the Mesos emulator). */
+  readonly masterPort?: number;
+  /** Write process logs here (one file per process) and let them outlive this process. */
+  readonly logDir?: string;
   /** Runs before an agent host's agent starts (e.g. to start dockerd there). */
   readonly prepareHost?: (name: string, host: Host, dir: string, tb: Testbed) => Promise<void>;
 }
@@ -45,7 +49,7 @@ export class OverlayCluster {
     try {
       const host = await tb.addHost('master', 100);
       const dataDir = join(opts.workdir, 'master');
-      const url = `http://${host.ip}:5050`;
+      const url = `http://${host.ip}:${opts.masterPort ?? 5050}`;
       cluster.master = { host, dataDir, url, proc: cluster.startMaster(host, dataDir) };
       for (let i = 1; i <= opts.agents; i++) await cluster.addAgent(`a${i}`, i);
       return cluster;
@@ -56,15 +60,20 @@ export class OverlayCluster {
   }
 
   private startMaster(host: Host, dataDir: string): Spawned {
-    return this.tb.spawn(host.netns, process.execPath, [
-      DCNET_BIN,
-      'master',
-      '--data-dir',
-      dataDir,
-      '--listen',
-      `${host.ip}:5050`,
-      ...(this.opts.masterArgs ?? []),
-    ]);
+    return this.tb.spawn(
+      host.netns,
+      process.execPath,
+      [
+        DCNET_BIN,
+        'master',
+        '--data-dir',
+        dataDir,
+        '--listen',
+        `${host.ip}:${this.opts.masterPort ?? 5050}`,
+        ...(this.opts.masterArgs ?? []),
+      ],
+      this.logOpts('master'),
+    );
   }
 
   /** Stops the master (SIGKILL or SIGTERM); `restartMaster` brings it back on the same data. */
@@ -108,7 +117,7 @@ export class OverlayCluster {
       cniDir,
       url: `http://${host.ip}:5051`,
       args,
-      proc: this.tb.spawn(host.netns, process.execPath, args),
+      proc: this.tb.spawn(host.netns, process.execPath, args, this.logOpts(name)),
     };
     this.agents.set(name, node);
     return node;
@@ -120,13 +129,17 @@ export class OverlayCluster {
     return a;
   }
 
+  logOpts(name: string): { logFile?: string } {
+    return this.opts.logDir !== undefined ? { logFile: join(this.opts.logDir, `${name}.log`) } : {};
+  }
+
   async stopAgent(name: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     await this.agent(name).proc.stop(signal);
   }
 
   startAgent(name: string): void {
     const a = this.agent(name);
-    a.proc = this.tb.spawn(a.host.netns, process.execPath, a.args);
+    a.proc = this.tb.spawn(a.host.netns, process.execPath, a.args, this.logOpts(name));
   }
 
   /** GET inside a host's namespace (the test runner's namespace has no route there). */

@@ -4,7 +4,8 @@
 // left. Nothing is connected to the root namespace, so no address here can leak out.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { cniAdd, cniDel, run, type CniConflist, type CniResult, type RunResult } from '../kernel/index.js';
 
 /** Every namespace of a test bed starts with this, then 4 random characters and '-'. */
@@ -53,11 +54,49 @@ async function killNetnsProcesses(ns: string): Promise<void> {
   }
 }
 
-/** Removes namespaces (and the processes in them) left by earlier test beds that did not finish. */
-export async function sweepStale(): Promise<string[]> {
-  const stale = (await netnsList()).filter((n) => STALE.test(n));
+/** Each live test bed is registered here with the PIDs that keep it alive (its creator, or the
+ *  daemons of a detached demo); a sweep leaves alone every test bed with a live owner. */
+export const TESTBED_REGISTRY = '/run/dcnet-testbeds';
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function owned(prefix: string): Promise<boolean> {
+  const text = await readFile(`${TESTBED_REGISTRY}/${prefix}`, 'utf8').catch(() => '');
+  return text
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .some((pid) => pidAlive(pid));
+}
+
+/** Removes namespaces (and the processes in them) left by test beds whose owners are gone; with
+ *  `prefix`, that test bed's whatever its owners (`dcnet demo --down`). */
+export async function sweepStale(prefix?: string): Promise<string[]> {
+  const prefixOf = (n: string): string => n.slice(0, TESTBED_MARK.length + 4);
+  const candidates = (await netnsList()).filter((n) =>
+    prefix !== undefined ? n.startsWith(`${prefix}-`) : STALE.test(n),
+  );
+  const live = new Set<string>();
+  if (prefix === undefined) {
+    for (const p of new Set(candidates.map(prefixOf))) if (await owned(p)) live.add(p);
+  }
+  const stale = candidates.filter((n) => !live.has(prefixOf(n)));
   for (const ns of stale) await killNetnsProcesses(ns);
   for (const ns of stale) await run('ip', ['netns', 'del', ns]).catch(() => {});
+  const etc = await readdir('/etc/netns').catch(() => [] as string[]);
+  for (const d of etc.filter((n) =>
+    prefix !== undefined ? n.startsWith(`${prefix}-`) : STALE.test(n) && !live.has(prefixOf(n)),
+  )) {
+    await rm(`/etc/netns/${d}`, { recursive: true, force: true });
+  }
+  for (const p of new Set(stale.map(prefixOf))) await rm(`${TESTBED_REGISTRY}/${p}`, { force: true });
   return stale;
 }
 
@@ -86,6 +125,8 @@ export class Testbed {
 
   static async create(opts: { base?: string } = {}): Promise<Testbed> {
     const tb = new Testbed(opts.base ?? '10.250.0');
+    await mkdir(TESTBED_REGISTRY, { recursive: true });
+    await tb.ownedBy([process.pid]);
     try {
       await tb.addNetns(tb.underlay);
       await tb.ip(tb.underlay, ['link', 'add', 'br-ul', 'type', 'bridge']);
@@ -95,6 +136,11 @@ export class Testbed {
       throw err;
     }
     return tb;
+  }
+
+  /** Records which processes keep this test bed alive (a detached demo hands it to its daemons). */
+  async ownedBy(pids: readonly number[]): Promise<void> {
+    await writeFile(`${TESTBED_REGISTRY}/${this.prefix}`, `${pids.join(' ')}\n`);
   }
 
   private async addNetns(ns: string): Promise<void> {
@@ -169,20 +215,34 @@ export class Testbed {
     return c;
   }
 
-  /** Starts a long-running process inside a namespace (nsenter, so /sys stays as it is). */
-  spawn(ns: string, cmd: string, args: string[], env?: NodeJS.ProcessEnv): Spawned {
+  /** Starts a long-running process inside a namespace (nsenter, so /sys stays as it is). With
+   *  `logFile` it writes there and runs in its own session, so it outlives this process. */
+  spawn(
+    ns: string,
+    cmd: string,
+    args: string[],
+    opts: { env?: NodeJS.ProcessEnv; logFile?: string } = {},
+  ): Spawned {
+    const fd = opts.logFile !== undefined ? openSync(opts.logFile, 'a') : undefined;
     const proc = spawn('nsenter', [`--net=/run/netns/${ns}`, '--', cmd, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: env ?? process.env,
+      stdio: fd !== undefined ? ['ignore', fd, fd] : ['ignore', 'pipe', 'pipe'],
+      env: opts.env ?? process.env,
+      detached: fd !== undefined,
     });
     let out = '';
     const keep = (c: Buffer): void => {
       out += c.toString('utf8');
       if (out.length > 1_000_000) out = out.slice(-500_000);
     };
-    proc.stdout!.on('data', keep);
-    proc.stderr!.on('data', keep);
-    allChildren.add(proc);
+    if (fd !== undefined) {
+      closeSync(fd);
+      proc.unref();
+    } else {
+      proc.stdout!.on('data', keep);
+      proc.stderr!.on('data', keep);
+    }
+    // Detached children (log files) are meant to outlive this process.
+    if (fd === undefined) allChildren.add(proc);
     const exited = new Promise<number | null>((resolve) =>
       proc.once('exit', (code) => {
         allChildren.delete(proc);
@@ -191,7 +251,7 @@ export class Testbed {
     );
     const child: Spawned = {
       proc,
-      output: () => out,
+      output: () => (opts.logFile !== undefined ? readFileSync(opts.logFile, 'utf8') : out),
       exited,
       stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
         if (proc.exitCode === null && proc.signalCode === null) {
@@ -230,5 +290,6 @@ export class Testbed {
       await killNetnsProcesses(ns);
       await run('ip', ['netns', 'del', ns]).catch(() => {});
     }
+    await rm(`${TESTBED_REGISTRY}/${this.prefix}`, { force: true });
   }
 }

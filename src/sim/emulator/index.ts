@@ -1,0 +1,6 @@
+export * from './apps.js';
+export * from './topology.js';
+export * from './emulator.js';
+export * from './render.js';
+export * from './api.js';
+export { launchTask, mesosBridgeConflist, type LaunchedTask } from './launcher.js';
