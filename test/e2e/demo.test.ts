@@ -262,3 +262,28 @@ test(
     assert.equal((await api('DELETE', '/v2/apps/dweb')).status, 200);
   },
 );
+
+test('UDP ports answer each datagram with the task id', { skip: NEEDS_ROOT }, async () => {
+  const r = await api('POST', '/v2/apps', {
+    id: '/udpsvc',
+    instances: 1,
+    portDefinitions: [{ port: 0, protocol: 'udp' }],
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  const task = await eventually(async () => {
+    const t = (
+      (await api('GET', '/v2/apps/udpsvc/tasks')).json as {
+        tasks: { id: string; state: string; host: string; ports: number[] }[];
+      }
+    ).tasks[0];
+    assert.equal(t?.state, 'TASK_RUNNING');
+    return t!;
+  }, 20_000);
+  const from = [...demo.cluster.agents.values()].find((a) => a.host.ip !== task.host)!.host;
+  const { stdout } = await demo.cluster.tb.exec(from.netns, 'sh', [
+    '-c',
+    `echo hi | nc -u -w 1 ${task.host} ${task.ports[0]}`,
+  ]);
+  assert.equal(stdout.trim(), task.id);
+  await api('DELETE', '/v2/apps/udpsvc');
+});
