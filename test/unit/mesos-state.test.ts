@@ -18,7 +18,7 @@ import { REPO_ROOT } from '../helpers/fixtures.js';
 
 test('the recorded Mesos-DNS fixture (fake.json) parses', () => {
   const doc = JSON.parse(
-    readFileSync(join(REPO_ROOT, '..', 'shared', 'fixtures', 'mesos-dns', 'fake.json'), 'utf8'),
+    readFileSync(join(REPO_ROOT, 'test', 'fixtures', 'mesos-dns', 'fake.json'), 'utf8'),
   ) as unknown;
   const state = parseMesosState(doc);
   assert.ok(state.slaves.length > 0);
