@@ -111,11 +111,10 @@ export class Demo {
     }
   }
 
-  private async startEmulator(logDir: string | undefined): Promise<void> {
+  /** The nodes as the emulator and cluster.json describe them. */
+  private nodes(): { master: Topology['master']; agents: Topology['agents'] } {
     const { cluster } = this;
-    const topology: Topology = {
-      prefix: cluster.tb.prefix,
-      workdir: this.workdir,
+    return {
       master: { netns: cluster.master.host.netns, ip: cluster.master.host.ip },
       agents: [...cluster.agents.entries()].map(([name, a]) => ({
         name,
@@ -125,6 +124,11 @@ export class Demo {
         cniDir: a.cniDir,
       })),
     };
+  }
+
+  private async startEmulator(logDir: string | undefined): Promise<void> {
+    const { cluster } = this;
+    const topology: Topology = { prefix: cluster.tb.prefix, workdir: this.workdir, ...this.nodes() };
     const file = join(this.workdir, 'topology.json');
     await writeFile(file, JSON.stringify(topology, null, 2));
     const ip = cluster.master.host.ip;
@@ -236,16 +240,12 @@ export class Demo {
     const pids = [cluster.master.proc, ...[...cluster.agents.values()].map((a) => a.proc), this.emulator].map(
       (p) => p.proc.pid!,
     );
+    const { master, agents } = this.nodes();
     return {
       prefix: cluster.tb.prefix,
       workdir: this.workdir,
-      master: { netns: cluster.master.host.netns, ip: cluster.master.host.ip },
-      agents: [...cluster.agents.entries()].map(([name, a]) => ({
-        name,
-        netns: a.host.netns,
-        ip: a.host.ip,
-        public: this.publicAgents.has(name),
-      })),
+      master,
+      agents: agents.map(({ name, netns, ip, public: isPublic }) => ({ name, netns, ip, public: isPublic })),
       tasks: await this.tasks(),
       mesos: this.mesosUrl,
       marathon: this.marathonUrl,

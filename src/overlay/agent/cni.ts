@@ -12,6 +12,23 @@ export interface CniOptions {
   readonly dataDir?: string;
 }
 
+/** The bridge plugin's config for the Mesos half: both forms share it and differ only in IPAM. */
+function bridgePlugin(
+  bridgeName: string,
+  opts: CniOptions,
+  ipam: Record<string, unknown>,
+): Record<string, unknown> {
+  return {
+    type: 'bridge',
+    bridge: bridgeName,
+    isGateway: true,
+    ipMasq: false,
+    hairpinMode: true,
+    mtu: opts.mtu,
+    ipam: { type: 'host-local', ...(opts.dataDir !== undefined && { dataDir: opts.dataDir }), ...ipam },
+  };
+}
+
 export function renderCniConflist(overlay: AgentOverlayInfo, opts: CniOptions): CniConflist | undefined {
   const bridge = overlay.mesos_bridge;
   if (!bridge || (bridge.ip === undefined && bridge.ip6 === undefined)) return undefined;
@@ -27,20 +44,7 @@ export function renderCniConflist(overlay: AgentOverlayInfo, opts: CniOptions): 
     cniVersion: '1.0.0',
     name: overlay.info.name,
     plugins: [
-      {
-        type: 'bridge',
-        bridge: bridge.name,
-        isGateway: true,
-        ipMasq: false,
-        hairpinMode: true,
-        mtu: opts.mtu,
-        ipam: {
-          type: 'host-local',
-          ...(opts.dataDir !== undefined && { dataDir: opts.dataDir }),
-          ranges,
-          routes,
-        },
-      },
+      bridgePlugin(bridge.name, opts, { ranges, routes }),
       { type: 'portmap', capabilities: { portMappings: true }, snat: true },
     ],
   };
@@ -56,20 +60,7 @@ export function renderDcosPortMapperConf(overlay: AgentOverlayInfo, opts: CniOpt
       type: 'mesos-cni-port-mapper',
       excludeDevices: [bridge.name],
       chain: bridge.name.toUpperCase(),
-      delegate: {
-        type: 'bridge',
-        bridge: bridge.name,
-        isGateway: true,
-        ipMasq: false,
-        hairpinMode: true,
-        mtu: opts.mtu,
-        ipam: {
-          type: 'host-local',
-          ...(opts.dataDir !== undefined && { dataDir: opts.dataDir }),
-          subnet: bridge.ip,
-          routes: [{ dst: '0.0.0.0/0' }],
-        },
-      },
+      delegate: bridgePlugin(bridge.name, opts, { subnet: bridge.ip, routes: [{ dst: '0.0.0.0/0' }] }),
     }),
   );
 }
