@@ -10,6 +10,7 @@ import { lockDataDir } from './lock.js';
 import {
   StoreError,
   type KeyValue,
+  type LeaseId,
   type RangeResult,
   type Store,
   type TxnRequest,
@@ -191,7 +192,7 @@ export class EmbeddedStore implements Store {
     return { kvs: this.state.range(prefix), revision: this.state.revision };
   }
 
-  async put(key: string, value: string, options: { lease?: number } = {}): Promise<number> {
+  async put(key: string, value: string, options: { lease?: LeaseId } = {}): Promise<number> {
     const r = await this.txn({
       success: [{ type: 'put', key, value, ...(options.lease ? { lease: options.lease } : {}) }],
     });
@@ -212,7 +213,7 @@ export class EmbeddedStore implements Store {
     return { succeeded, revision: 'r' in record ? record.r : this.state.revision };
   }
 
-  async grantLease(ttlSeconds: number): Promise<number> {
+  async grantLease(ttlSeconds: number): Promise<LeaseId> {
     this.check();
     if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) {
       throw new StoreError('invalid', `lease TTL must be a whole number of seconds ≥ 1, got ${ttlSeconds}`);
@@ -221,21 +222,22 @@ export class EmbeddedStore implements Store {
     const id = (rec as { lg: number }).lg;
     this.leaseDeadlines.set(id, Date.now() + ttlSeconds * 1000);
     await this.commit(rec);
-    return id;
+    return String(id);
   }
 
-  async keepAlive(lease: number): Promise<number> {
+  async keepAlive(lease: LeaseId): Promise<number> {
     this.check();
-    const l = this.state.leases.get(lease);
+    const id = Number(lease);
+    const l = this.state.leases.get(id);
     if (!l) throw new StoreError('lease-not-found', `lease ${lease} not found (expired or revoked)`);
-    this.leaseDeadlines.set(lease, Date.now() + l.ttl * 1000);
+    this.leaseDeadlines.set(id, Date.now() + l.ttl * 1000);
     return l.ttl;
   }
 
-  async revokeLease(lease: number): Promise<void> {
+  async revokeLease(lease: LeaseId): Promise<void> {
     this.check();
-    const rec = this.state.prepareLeaseRevoke(lease);
-    this.leaseDeadlines.delete(lease);
+    const rec = this.state.prepareLeaseRevoke(Number(lease));
+    this.leaseDeadlines.delete(Number(lease));
     await this.commit(rec);
   }
 

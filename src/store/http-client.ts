@@ -4,6 +4,7 @@
 import {
   StoreError,
   type KeyValue,
+  type LeaseId,
   type RangeResult,
   type Store,
   type TxnRequest,
@@ -76,7 +77,7 @@ export class HttpStore implements Store {
     return this.call('/range', { prefix });
   }
 
-  async put(key: string, value: string, options: { lease?: number } = {}): Promise<number> {
+  async put(key: string, value: string, options: { lease?: LeaseId } = {}): Promise<number> {
     const r = await this.txn({
       success: [{ type: 'put', key, value, ...(options.lease ? { lease: options.lease } : {}) }],
     });
@@ -95,15 +96,15 @@ export class HttpStore implements Store {
     return this.call('/txn', request);
   }
 
-  async grantLease(ttlSeconds: number): Promise<number> {
-    return (await this.call<{ id: number }>('/lease/grant', { ttl: ttlSeconds })).id;
+  async grantLease(ttlSeconds: number): Promise<LeaseId> {
+    return (await this.call<{ id: LeaseId }>('/lease/grant', { ttl: ttlSeconds })).id;
   }
 
-  async keepAlive(lease: number): Promise<number> {
+  async keepAlive(lease: LeaseId): Promise<number> {
     return (await this.call<{ ttl: number }>('/lease/keepalive', { id: lease })).ttl;
   }
 
-  async revokeLease(lease: number): Promise<void> {
+  async revokeLease(lease: LeaseId): Promise<void> {
     await this.call('/lease/revoke', { id: lease });
   }
 

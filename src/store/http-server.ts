@@ -12,7 +12,7 @@ const op = z.discriminatedUnion('type', [
       type: z.literal('put'),
       key: z.string(),
       value: z.string(),
-      lease: z.number().int().positive().optional(),
+      lease: z.string().regex(/^\d+$/, { message: 'must be a lease id (decimal digits)' }).optional(),
     })
     .strict(),
   z.object({ type: z.literal('delete'), key: z.string() }).strict(),
@@ -31,7 +31,9 @@ const txnBody = z
 const keyBody = z.object({ key: z.string() }).strict();
 const prefixBody = z.object({ prefix: z.string() }).strict();
 const ttlBody = z.object({ ttl: z.number().int().min(1) }).strict();
-const leaseBody = z.object({ id: z.number().int().positive() }).strict();
+const leaseBody = z
+  .object({ id: z.string().regex(/^\d+$/, { message: 'must be a lease id (decimal digits)' }) })
+  .strict();
 const watchQuery = z
   .object({ prefix: z.string().default(''), from: z.coerce.number().int().positive().optional() })
   .strict();

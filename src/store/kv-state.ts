@@ -2,6 +2,7 @@
 // deterministic application of log records. No I/O here: the same code applies a live
 // transaction and replays the log after a restart, so both always agree.
 import {
+  NO_LEASE,
   StoreError,
   type Compare,
   type KeyValue,
@@ -66,7 +67,7 @@ export class KvState {
     for (const l of snap.leases) state.leases.set(l.id, { ttl: l.ttl, keys: new Set() });
     for (const kv of snap.kvs) {
       state.kvs.set(kv.key, kv);
-      if (kv.lease) state.leases.get(kv.lease)?.keys.add(kv.key);
+      if (kv.lease !== NO_LEASE) state.leases.get(Number(kv.lease))?.keys.add(kv.key);
     }
     return state;
   }
@@ -86,13 +87,24 @@ export class KvState {
     const succeeded = (req.compare ?? []).every((c) => compareHolds(c, this.kvs.get(c.key)));
     const ops: readonly Op[] = succeeded ? req.success : (req.failure ?? []);
     for (const op of ops) {
-      if (op.type === 'put' && op.lease && !this.leases.has(op.lease)) {
+      if (
+        op.type === 'put' &&
+        op.lease !== undefined &&
+        op.lease !== NO_LEASE &&
+        !this.leases.has(Number(op.lease))
+      ) {
         throw new StoreError('lease-not-found', `lease ${op.lease} not found (expired or revoked)`);
       }
     }
     if (ops.length === 0) return { succeeded };
     const recorded = ops.map((op): RecordedOp =>
-      op.type === 'put' ? { p: op.key, v: op.value, ...(op.lease ? { l: op.lease } : {}) } : { d: op.key },
+      op.type === 'put'
+        ? {
+            p: op.key,
+            v: op.value,
+            ...(op.lease !== undefined && op.lease !== NO_LEASE ? { l: Number(op.lease) } : {}),
+          }
+        : { d: op.key },
     );
     // A transaction that only deletes missing keys changes nothing and takes no revision.
     if (recorded.every((o) => 'd' in o && !this.kvs.has(o.d))) return { succeeded };
@@ -146,9 +158,9 @@ export class KvState {
         createRevision: prev ? prev.createRevision : rec.r,
         modRevision: rec.r,
         version: (prev?.version ?? 0) + 1,
-        lease,
+        lease: lease ? String(lease) : NO_LEASE,
       };
-      if (prev?.lease) this.leases.get(prev.lease)?.keys.delete(op.p);
+      if (prev && prev.lease !== NO_LEASE) this.leases.get(Number(prev.lease))?.keys.delete(op.p);
       if (lease) this.leases.get(lease)?.keys.add(op.p);
       this.kvs.set(op.p, kv);
       events.push(prev ? { type: 'put', kv, prevKv: prev } : { type: 'put', kv });
@@ -161,8 +173,15 @@ export class KvState {
     const prev = this.kvs.get(key);
     if (!prev) return undefined;
     this.kvs.delete(key);
-    if (prev.lease) this.leases.get(prev.lease)?.keys.delete(key);
-    const kv: KeyValue = { key, value: '', createRevision: 0, modRevision: revision, version: 0, lease: 0 };
+    if (prev.lease !== NO_LEASE) this.leases.get(Number(prev.lease))?.keys.delete(key);
+    const kv: KeyValue = {
+      key,
+      value: '',
+      createRevision: 0,
+      modRevision: revision,
+      version: 0,
+      lease: NO_LEASE,
+    };
     return { type: 'delete', kv, prevKv: prev };
   }
 

@@ -2,6 +2,11 @@
 // with revisions, compare-and-set transactions, prefix watches that resume from a revision, leases)
 // so that the embedded backend and the etcd backend are interchangeable behind one set of tests.
 
+/** Lease ids are strings: etcd's are 64-bit, beyond JavaScript's exact integers. */
+export type LeaseId = string;
+/** The lease of a key that has none (etcd's convention). */
+export const NO_LEASE: LeaseId = '0';
+
 export interface KeyValue {
   readonly key: string;
   readonly value: string;
@@ -11,8 +16,8 @@ export interface KeyValue {
   readonly modRevision: number;
   /** Number of puts since creation (1 after the first). */
   readonly version: number;
-  /** Lease the key is attached to; 0 for none. */
-  readonly lease: number;
+  /** Lease the key is attached to; NO_LEASE ('0') for none. */
+  readonly lease: LeaseId;
 }
 
 export type CompareTarget = 'version' | 'createRevision' | 'modRevision' | 'value';
@@ -27,7 +32,7 @@ export interface Compare {
 }
 
 export type Op =
-  | { readonly type: 'put'; readonly key: string; readonly value: string; readonly lease?: number }
+  | { readonly type: 'put'; readonly key: string; readonly value: string; readonly lease?: LeaseId }
   | { readonly type: 'delete'; readonly key: string };
 
 export interface TxnRequest {
@@ -76,15 +81,15 @@ export interface Store {
   get(key: string): Promise<KeyValue | undefined>;
   /** All keys starting with `prefix`, in key order, at one revision. */
   range(prefix: string): Promise<RangeResult>;
-  put(key: string, value: string, options?: { lease?: number }): Promise<number>;
+  put(key: string, value: string, options?: { lease?: LeaseId }): Promise<number>;
   delete(key: string): Promise<{ revision: number; deleted: boolean }>;
   /** Atomic: if every compare holds, apply `success`, else `failure`. Resolves once durable. */
   txn(request: TxnRequest): Promise<TxnResult>;
-  grantLease(ttlSeconds: number): Promise<number>;
+  grantLease(ttlSeconds: number): Promise<LeaseId>;
   /** Refreshes a lease's TTL; rejects with `lease-not-found` once it expired or was revoked. */
-  keepAlive(lease: number): Promise<number>;
+  keepAlive(lease: LeaseId): Promise<number>;
   /** Deletes the lease and every key attached to it. */
-  revokeLease(lease: number): Promise<void>;
+  revokeLease(lease: LeaseId): Promise<void>;
   watch(options: WatchOptions): Watch;
   close(): Promise<void>;
 }

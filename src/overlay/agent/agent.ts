@@ -92,7 +92,7 @@ export class OverlayAgent {
   private self: NodeInfo | undefined;
   private vtepMtu = DEFAULT_VTEP_MTU;
   private readonly peers = new Map<string, NodeInfo>();
-  private lease: number | undefined;
+  private lease: string | undefined;
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private watch: Watch | undefined;
   private readonly abort = new AbortController();
