@@ -2,3 +2,4 @@ export * from './types.js';
 export { EmbeddedStore, type EmbeddedStoreOptions, type RecoveryReport } from './embedded.js';
 export { registerStoreRoutes, STORE_PREFIX, type StoreServerOptions } from './http-server.js';
 export { HttpStore, type HttpStoreOptions } from './http-client.js';
+export { EtcdStore, parseEtcdUrl, type EtcdStoreOptions } from './etcd.js';
