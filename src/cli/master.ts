@@ -4,31 +4,76 @@ import { loadConfig } from '../config/index.js';
 import { startMasterServer } from '../overlay/index.js';
 import { createLogger } from './logger.js';
 import { parseListen } from './listen.js';
+import { UsageError } from './usage-error.js';
+import { parseEtcdUrl } from '../store/index.js';
 
 export function addMasterCommand(program: Command): void {
   program
     .command('master')
     .description('run the overlay master: allocates agent subnets, VTEP IPs and MACs, durably')
     .option('--config <file>', 'YAML config (DC/OS config.yaml keys); default: the DC/OS defaults')
-    .option('--data-dir <dir>', 'where the durable state lives', '/var/lib/dcnet/master')
+    .option('--data-dir <dir>', 'where the durable state lives (embedded store)', '/var/lib/dcnet/master')
+    .option(
+      '--store <url>',
+      'etcd://HOST:PORT[,HOST:PORT…]: highly available masters sharing etcd (instead of --data-dir)',
+    )
+    .option('--store-prefix <prefix>', 'key prefix in etcd', 'dcnet/')
+    .option(
+      '--advertise <url>',
+      'URL the other masters reach this one at (with --store; default from --listen)',
+    )
     .option('--listen <host:port>', 'HTTP API address', '127.0.0.1:5050')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
-    .action(async (opts: { config?: string; dataDir: string; listen: string; logLevel: string }) => {
-      const logger = createLogger(opts.logLevel, 'dcnet-master');
-      const { host, port } = parseListen(opts.listen);
-      const config = await loadConfig(opts.config);
-      const server = await startMasterServer({ config, dataDir: opts.dataDir, host, port, logger });
-      const stop = (signal: string): void => {
-        logger.info({ signal }, 'stopping');
-        server.close().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            logger.error({ err }, 'error while stopping');
-            process.exit(1);
-          },
-        );
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
-    });
+    .action(
+      async (opts: {
+        config?: string;
+        dataDir: string;
+        store?: string;
+        storePrefix: string;
+        advertise?: string;
+        listen: string;
+        logLevel: string;
+      }) => {
+        const logger = createLogger(opts.logLevel, 'dcnet-master');
+        const { host, port } = parseListen(opts.listen);
+        const config = await loadConfig(opts.config);
+        if (opts.store !== undefined) {
+          try {
+            parseEtcdUrl(opts.store);
+          } catch (err) {
+            throw new UsageError(`--store: ${(err as Error).message}`);
+          }
+          if ((host === '0.0.0.0' || host === '::') && opts.advertise === undefined) {
+            throw new UsageError(
+              '--advertise: required when --listen is a wildcard address (other masters must reach this one)',
+            );
+          }
+        }
+        const server = await startMasterServer({
+          config,
+          host,
+          port,
+          logger,
+          ...(opts.store !== undefined
+            ? {
+                storeUrl: opts.store,
+                storePrefix: opts.storePrefix,
+                ...(opts.advertise !== undefined && { advertise: opts.advertise }),
+              }
+            : { dataDir: opts.dataDir }),
+        });
+        const stop = (signal: string): void => {
+          logger.info({ signal }, 'stopping');
+          server.close().then(
+            () => process.exit(0),
+            (err: unknown) => {
+              logger.error({ err }, 'error while stopping');
+              process.exit(1);
+            },
+          );
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      },
+    );
 }

@@ -3,3 +3,4 @@ export { EmbeddedStore, type EmbeddedStoreOptions, type RecoveryReport } from '.
 export { registerStoreRoutes, STORE_PREFIX, type StoreServerOptions } from './http-server.js';
 export { HttpStore, type HttpStoreOptions } from './http-client.js';
 export { EtcdStore, parseEtcdUrl, type EtcdStoreOptions } from './etcd.js';
+export { LeaderElection, type ElectionOptions } from './election.js';

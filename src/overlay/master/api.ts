@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { parseAddress } from '../../net/index.js';
 import { StoreError } from '../../store/index.js';
 import { OVERLAY_STATUSES } from '../types.js';
-import { AllocationError, type OverlayMaster } from './master.js';
+import { AllocationError, NotLeaderError, type OverlayMaster } from './master.js';
 import type { MasterMetrics } from './metrics.js';
 import { poolUsage } from './usage.js';
 
@@ -48,58 +48,102 @@ function sendJson(request: FastifyRequest, reply: FastifyReply, json: string): F
   return reply.type('application/json').send(json);
 }
 
+/** Which master serves a request: this process's while it leads (always, without HA), else
+ *  the request is forwarded to the leader. */
+export interface MasterRef {
+  current(): OverlayMaster | undefined;
+  forward?(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply>;
+}
+
 export function registerMasterRoutes(
   app: FastifyInstance,
-  master: OverlayMaster,
+  masterOrRef: OverlayMaster | MasterRef,
   metrics?: MasterMetrics,
 ): void {
-  app.get('/overlay-master/state', (request, reply) => sendJson(request, reply, master.stateJson()));
-
-  app.post('/overlay-master/agents', async (request, reply) => {
-    const body = registerBody.safeParse(request.body ?? {});
-    if (!body.success) return bodyError(reply, body.error.issues);
-    const b = body.data;
-    try {
-      const { json } = await master.register({
-        ip: b.ip,
-        mesosBridge: b.mesos_bridge,
-        dockerBridge: b.docker_bridge,
-        allocateSubnet: b.allocate_subnet,
-      });
-      return reply.type('application/json').send(json);
-    } catch (err) {
-      if (err instanceof AllocationError) {
-        return reply.code(503).header('retry-after', '60').send({ error: err.message, code: err.code });
+  const ref: MasterRef = 'current' in masterOrRef ? masterOrRef : { current: () => masterOrRef };
+  const notLeading = (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> | FastifyReply =>
+    ref.forward && request.headers['x-dcnet-forwarded'] === undefined
+      ? ref.forward(request, reply)
+      : reply
+          .code(503)
+          .header('retry-after', '1')
+          .send({ error: 'no leading master yet; retry', code: 'NO_LEADER' });
+  /** Runs `fn` on the leading master, forwarding when this one does not lead (or stops leading). */
+  const lead =
+    (fn: (master: OverlayMaster, request: FastifyRequest, reply: FastifyReply) => unknown) =>
+    async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+      const master = ref.current();
+      if (!master) return notLeading(request, reply);
+      try {
+        return await fn(master, request, reply);
+      } catch (err) {
+        if (err instanceof NotLeaderError) return notLeading(request, reply);
+        throw err;
       }
-      throw err;
-    }
-  });
+    };
 
-  app.post('/overlay-master/agents/delete', async (request, reply) => {
-    const body = deleteBody.safeParse(request.body ?? {});
-    if (!body.success) return bodyError(reply, body.error.issues);
-    await master.deleteAgents(body.data.agents);
-    return reply.type('application/json').send(master.stateJson());
-  });
+  app.get(
+    '/overlay-master/state',
+    lead((master, request, reply) => sendJson(request, reply, master.stateJson())),
+  );
 
-  app.post('/overlay-master/agents/ack', async (request, reply) => {
-    const body = ackBody.safeParse(request.body ?? {});
-    if (!body.success) return bodyError(reply, body.error.issues);
-    if (!master.acknowledge(body.data.ip, body.data.overlays)) {
-      return reply
-        .code(404)
-        .send({ error: `agent ${body.data.ip} is not registered`, code: 'UNKNOWN_AGENT' });
-    }
-    return reply.code(204).send();
-  });
+  app.post(
+    '/overlay-master/agents',
+    lead(async (master, request, reply) => {
+      const body = registerBody.safeParse(request.body ?? {});
+      if (!body.success) return bodyError(reply, body.error.issues);
+      const b = body.data;
+      try {
+        const { json } = await master.register({
+          ip: b.ip,
+          mesosBridge: b.mesos_bridge,
+          dockerBridge: b.docker_bridge,
+          allocateSubnet: b.allocate_subnet,
+        });
+        return reply.type('application/json').send(json);
+      } catch (err) {
+        if (err instanceof AllocationError) {
+          return reply.code(503).header('retry-after', '60').send({ error: err.message, code: err.code });
+        }
+        throw err;
+      }
+    }),
+  );
 
-  app.get('/overlay-master/agents/:ip', (request, reply) => {
-    const { ip } = request.params as { ip: string };
-    const found = master.agentInfo(ip);
-    if (!found)
-      return reply.code(404).send({ error: `agent ${ip} is not registered`, code: 'UNKNOWN_AGENT' });
-    return sendJson(request, reply, found.json);
-  });
+  app.post(
+    '/overlay-master/agents/delete',
+    lead(async (master, request, reply) => {
+      const body = deleteBody.safeParse(request.body ?? {});
+      if (!body.success) return bodyError(reply, body.error.issues);
+      await master.deleteAgents(body.data.agents);
+      return reply.type('application/json').send(master.stateJson());
+    }),
+  );
+
+  app.post(
+    '/overlay-master/agents/ack',
+    lead((master, request, reply) => {
+      const body = ackBody.safeParse(request.body ?? {});
+      if (!body.success) return bodyError(reply, body.error.issues);
+      if (!master.acknowledge(body.data.ip, body.data.overlays)) {
+        return reply
+          .code(404)
+          .send({ error: `agent ${body.data.ip} is not registered`, code: 'UNKNOWN_AGENT' });
+      }
+      return reply.code(204).send();
+    }),
+  );
+
+  app.get(
+    '/overlay-master/agents/:ip',
+    lead((master, request, reply) => {
+      const { ip } = request.params as { ip: string };
+      const found = master.agentInfo(ip);
+      if (!found)
+        return reply.code(404).send({ error: `agent ${ip} is not registered`, code: 'UNKNOWN_AGENT' });
+      return sendJson(request, reply, found.json);
+    }),
+  );
 
   // As libprocess does: other methods on the POST endpoints get 405 with Allow: POST.
   for (const url of [
@@ -121,9 +165,19 @@ export function registerMasterRoutes(
     });
   }
 
-  app.get('/overlay-master/pools', (_request, reply) => reply.send(poolUsage(master)));
+  app.get(
+    '/overlay-master/pools',
+    lead((master, _request, reply) => reply.send(poolUsage(master))),
+  );
 
-  app.get('/health', (_request, reply) => reply.send({ status: 'ok', agents: master.agentCount }));
+  app.get('/health', (_request, reply) => {
+    const master = ref.current();
+    return reply.send({
+      status: 'ok',
+      leader: master !== undefined,
+      ...(master && { agents: master.agentCount }),
+    });
+  });
 
   if (metrics) {
     app.get('/metrics', async (_request, reply) =>

@@ -2,6 +2,7 @@ export {
   OverlayMaster,
   RecoveryError,
   AllocationError,
+  NotLeaderError,
   type RegistrationRequest,
   type MasterEvents,
 } from './master.js';
@@ -10,3 +11,4 @@ export { poolUsage, type PoolUsage } from './usage.js';
 export { MasterPools } from './pools.js';
 export { allocateNewAgent, extendAgent, reserveRecord, releaseRecord } from './allocate.js';
 export { configChanges } from './compat.js';
+export { HaMaster, LEADER_KEY, MASTERS_PREFIX, type MasterIdentity } from './ha.js';

@@ -4,7 +4,7 @@
 // agent's requests are serialised so that it can never get two allocations.
 import type { Logger } from 'pino';
 import type { NetworkConfig, RawOverlayNetwork } from '../../config/index.js';
-import { StoreError, type Store } from '../../store/index.js';
+import { StoreError, type Compare, type Op, type Store, type TxnResult } from '../../store/index.js';
 import { agentInfoJson, networkJson, renderAgentInfo, stateJson } from '../render.js';
 import {
   AGENTS_PREFIX,
@@ -49,6 +49,14 @@ export class RecoveryError extends Error {
 
 export type RegistrationOutcome = 'new' | 'extended' | 'existing';
 
+/** This master is no longer the leader (HA): the request should go to the new one. */
+export class NotLeaderError extends Error {
+  constructor() {
+    super('this master is no longer the leader');
+    this.name = 'NotLeaderError';
+  }
+}
+
 export interface MasterEvents {
   onRegistered?(outcome: RegistrationOutcome, seconds: number): void;
   onRefused?(code: string): void;
@@ -69,6 +77,8 @@ export class OverlayMaster {
     private readonly store: Store,
     private readonly log: Logger,
     private readonly events: MasterEvents,
+    /** Compares that every write carries (HA: "I am still the leader"). */
+    private readonly fence: () => Compare[] = () => [],
   ) {
     this.networkText = networkJson(config);
   }
@@ -79,8 +89,9 @@ export class OverlayMaster {
     store: Store,
     log: Logger,
     events: MasterEvents = {},
+    fence?: () => Compare[],
   ): Promise<OverlayMaster> {
-    const master = new OverlayMaster(config, new MasterPools(config), store, log, events);
+    const master = new OverlayMaster(config, new MasterPools(config), store, log, events, fence);
     await master.recover();
     return master;
   }
@@ -135,8 +146,19 @@ export class OverlayMaster {
     }
     if (problems.length > 0) throw new RecoveryError(problems);
     const raw = JSON.stringify(this.config.raw);
-    if (storedNet?.value !== raw) await this.store.put(NETWORK_KEY, raw);
+    if (storedNet?.value !== raw) await this.write([{ type: 'put', key: NETWORK_KEY, value: raw }]);
     this.log.info({ agents: this.agents.size, ms: Date.now() - started }, 'overlay state recovered');
+  }
+
+  /** A fenced write: refused with NotLeaderError once another master leads. */
+  private async write(ops: Op[], compare: Compare[] = []): Promise<TxnResult> {
+    const fence = this.fence();
+    const res = await this.store.txn({ compare: [...compare, ...fence], success: ops });
+    if (!res.succeeded && fence.length > 0) {
+      const still = await this.store.txn({ compare: fence, success: [] });
+      if (!still.succeeded) throw new NotLeaderError();
+    }
+    return res;
   }
 
   /** Runs `fn` once no earlier operation on any of `ips` is pending. */
@@ -193,10 +215,10 @@ export class OverlayMaster {
           ? { key, target: 'modRevision' as const, result: 'equal' as const, value: existing.modRevision }
           : { key, target: 'createRevision' as const, result: 'equal' as const, value: 0 };
         try {
-          const res = await this.store.txn({
-            compare: [compare],
-            success: [{ type: 'put', key, value: JSON.stringify(alloc.record) }],
-          });
+          const res = await this.write(
+            [{ type: 'put', key, value: JSON.stringify(alloc.record) }],
+            [compare],
+          );
           if (!res.succeeded) throw new StoreError('invalid', `${key} was changed by another writer`);
           const entry: Entry = existing
             ? { ...existing, record: alloc.record, modRevision: res.revision }
@@ -239,12 +261,12 @@ export class OverlayMaster {
       try {
         // The node's published info goes in the same transaction, so that every agent withdraws
         // its routes at once (the original never cleaned up).
-        await this.store.txn({
-          success: known.flatMap((ip) => [
+        await this.write(
+          known.flatMap((ip) => [
             { type: 'delete' as const, key: agentKey(ip) },
             { type: 'delete' as const, key: nodeKey(ip) },
           ]),
-        });
+        );
       } catch (err) {
         this.fatalIfStoreBroken(err);
         throw err;

@@ -1,16 +1,32 @@
-// Runs the overlay master: config → store (embedded, durable in the data dir) → recovery → HTTP.
-import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+// Runs the overlay master: config → store → recovery → HTTP. With the embedded store (data dir)
+// one master serves alone; with `etcd://…` several masters share the store, elect a leader and
+// forward to it (ha.ts).
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { DcnetConfig } from '../../config/index.js';
-import { EmbeddedStore, registerStoreRoutes, type Store } from '../../store/index.js';
+import {
+  EmbeddedStore,
+  EtcdStore,
+  parseEtcdUrl,
+  registerStoreRoutes,
+  type Store,
+} from '../../store/index.js';
 import { OverlayMaster } from './master.js';
 import { createMasterMetrics } from './metrics.js';
 import { registerMasterRoutes } from './api.js';
+import { HaMaster } from './ha.js';
 
 export interface MasterServerOptions {
   readonly config: DcnetConfig;
   /** Embedded store directory; omit for a memory-only master (tests, demo). */
   readonly dataDir?: string;
+  /** `etcd://HOST:PORT[,HOST:PORT…]`: highly available masters on etcd. */
+  readonly storeUrl?: string;
+  /** Key prefix in etcd (several clusters in one etcd). */
+  readonly storePrefix?: string;
+  /** URL the other masters reach this one at (HA; default from host and port). */
+  readonly advertise?: string;
+  readonly leaderTtlS?: number;
   /** An already-open store instead of the embedded one. */
   readonly store?: Store;
   readonly host: string;
@@ -22,13 +38,72 @@ export interface MasterServerOptions {
 
 export interface MasterServer {
   readonly url: string;
-  readonly master: OverlayMaster;
+  /** The allocating master while this process leads (always, without HA). */
+  master(): OverlayMaster | undefined;
   close(): Promise<void>;
+}
+
+function newApp(log: Logger): FastifyInstance {
+  // Request logs off: 4,000 agents registering would drown the log; errors are still logged.
+  return Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: true,
+  });
 }
 
 export async function startMasterServer(opts: MasterServerOptions): Promise<MasterServer> {
   const log = opts.logger;
   for (const key of opts.config.ignoredKeys) log.info({ key }, 'config key not used by dcnet');
+  const metrics = createMasterMetrics();
+  const onFatal =
+    opts.onFatal ??
+    ((err: Error) => {
+      log.fatal({ err }, 'store failed; exiting so that a supervisor restarts the master from durable state');
+      process.exit(1);
+    });
+  const events = { ...metrics.events, onFatal };
+
+  if (opts.storeUrl !== undefined) {
+    const store = new EtcdStore({
+      endpoints: parseEtcdUrl(opts.storeUrl),
+      ...(opts.storePrefix && { prefix: opts.storePrefix }),
+    });
+    const app = newApp(log);
+    const advertise =
+      opts.advertise ?? `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
+    const ha = new HaMaster({
+      config: opts.config.network,
+      store,
+      self: { id: advertise, url: advertise },
+      log,
+      events,
+      ...(opts.leaderTtlS !== undefined && { leaderTtlS: opts.leaderTtlS }),
+      onLeaderMaster: (m) => m && metrics.attach(m),
+    });
+    registerMasterRoutes(app, ha, metrics);
+    registerStoreRoutes(app, store);
+    app.get('/overlay-master/status', async () => ha.status());
+    let url: string;
+    try {
+      url = await app.listen({ host: opts.host, port: opts.port, backlog: 4096 });
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    ha.start();
+    log.info({ url, advertise, store: opts.storeUrl }, 'overlay master listening (HA on etcd)');
+    return {
+      url,
+      master: () => ha.current(),
+      async close() {
+        await ha.stop();
+        await app.close();
+        await store.close();
+      },
+    };
+  }
+
   let store = opts.store;
   if (!store) {
     const embedded = await EmbeddedStore.open(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {});
@@ -46,27 +121,15 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
     );
     store = embedded;
   }
-  const metrics = createMasterMetrics();
-  const onFatal =
-    opts.onFatal ??
-    ((err: Error) => {
-      log.fatal({ err }, 'store failed; exiting so that a supervisor restarts the master from durable state');
-      process.exit(1);
-    });
   let master: OverlayMaster;
   try {
-    master = await OverlayMaster.start(opts.config.network, store, log, { ...metrics.events, onFatal });
+    master = await OverlayMaster.start(opts.config.network, store, log, events);
   } catch (err) {
     if (!opts.store) await store.close();
     throw err;
   }
   metrics.attach(master);
-  // Request logs off: 4,000 agents registering would drown the log; errors are still logged.
-  const app = Fastify({
-    loggerInstance: log as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: true }),
-    forceCloseConnections: true,
-  });
+  const app = newApp(log);
   registerMasterRoutes(app, master, metrics);
   // Agents reach the store through the master: publication of their overlay info and watches.
   registerStoreRoutes(app, store);
@@ -81,7 +144,7 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
   log.info({ url: address, agents: master.agentCount }, 'overlay master listening');
   return {
     url: address,
-    master,
+    master: () => master,
     async close() {
       await app.close();
       if (!opts.store) await store.close();

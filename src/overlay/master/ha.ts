@@ -1,0 +1,171 @@
+// Highly available masters on a shared store (etcd): every master serves the API and the store to
+// agents; one, elected through the store, allocates. The others forward writes to it, and the
+// leader's writes are fenced, so a deposed leader can never hand out an address twice.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { NetworkConfig } from '../../config/index.js';
+import { LeaderElection, StoreError, type LeaseId, type Store } from '../../store/index.js';
+import { AGENTS_PREFIX, NODES_PREFIX } from '../types.js';
+import { OverlayMaster, type MasterEvents } from './master.js';
+import type { MasterRef } from './api.js';
+
+export const LEADER_KEY = 'overlay/leader';
+export const MASTERS_PREFIX = 'overlay/masters/';
+
+export interface MasterIdentity {
+  readonly id: string;
+  readonly url: string;
+}
+
+export interface HaMasterOptions {
+  readonly config: NetworkConfig;
+  readonly store: Store;
+  readonly self: MasterIdentity;
+  readonly log: Logger;
+  readonly events: MasterEvents;
+  /** Leader lease TTL in seconds (default 2): the longest a dead leader blocks registrations. */
+  readonly leaderTtlS?: number;
+  readonly onLeaderMaster?: (master: OverlayMaster | undefined) => void;
+}
+
+export class HaMaster implements MasterRef {
+  private master: OverlayMaster | undefined;
+  private readonly election: LeaderElection;
+  private presenceLease: LeaseId | undefined;
+  private presenceTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: HaMasterOptions) {
+    this.election = new LeaderElection({
+      store: o.store,
+      key: LEADER_KEY,
+      value: JSON.stringify(o.self),
+      ttlSeconds: o.leaderTtlS ?? 2,
+      log: o.log.child({ part: 'election' }),
+      onElected: async () => {
+        try {
+          this.master = await OverlayMaster.start(o.config, o.store, o.log, o.events, () =>
+            this.election.fence(),
+          );
+          o.onLeaderMaster?.(this.master);
+          o.log.info({ agents: this.master.agentCount }, 'leading: allocations recovered from the store');
+        } catch (err) {
+          o.log.error({ err }, 'elected but could not recover; stepping down');
+          await this.election.stop();
+        }
+      },
+      onDemoted: () => {
+        this.master = undefined;
+        o.onLeaderMaster?.(undefined);
+      },
+      onLeaderChange: (value) =>
+        o.log.info({ leader: value && (JSON.parse(value) as MasterIdentity).url }, 'leader changed'),
+    });
+  }
+
+  start(): void {
+    this.election.start();
+    void this.announce();
+    this.presenceTimer = setInterval(() => void this.announce(), 2000);
+    this.presenceTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.presenceTimer);
+    await this.election.stop();
+    if (this.presenceLease !== undefined) await this.o.store.revokeLease(this.presenceLease).catch(() => {});
+  }
+
+  current(): OverlayMaster | undefined {
+    return this.master;
+  }
+
+  get isLeader(): boolean {
+    return this.master !== undefined;
+  }
+
+  leader(): MasterIdentity | undefined {
+    const v = this.election.leader;
+    return v === undefined ? undefined : (JSON.parse(v) as MasterIdentity);
+  }
+
+  /** Followers pass requests to the leader, marked so that they are never passed on again. */
+  async forward(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const leader = this.leader();
+    if (!leader || leader.id === this.o.self.id) {
+      return reply
+        .code(503)
+        .header('retry-after', '1')
+        .send({ error: 'no leading master yet; retry', code: 'NO_LEADER' });
+    }
+    try {
+      const res = await fetch(`${leader.url}${request.url}`, {
+        method: request.method,
+        headers: { 'content-type': 'application/json', 'x-dcnet-forwarded': this.o.self.id },
+        ...(request.method !== 'GET' && request.body !== undefined && { body: JSON.stringify(request.body) }),
+        signal: AbortSignal.timeout(15_000),
+      });
+      const text = await res.text();
+      return reply
+        .code(res.status)
+        .type(res.headers.get('content-type') ?? 'application/json')
+        .header('x-dcnet-leader', leader.url)
+        .send(text);
+    } catch (err) {
+      return reply
+        .code(503)
+        .header('retry-after', '1')
+        .send({ error: `leader ${leader.url} unreachable: ${(err as Error).message}`, code: 'NO_LEADER' });
+    }
+  }
+
+  /** Presence for `dcnet status`: this master's identity under a short lease. */
+  private async announce(): Promise<void> {
+    try {
+      if (this.presenceLease !== undefined) {
+        await this.o.store.keepAlive(this.presenceLease);
+        return;
+      }
+      this.presenceLease = await this.o.store.grantLease(6);
+      await this.o.store.put(`${MASTERS_PREFIX}${this.o.self.id}`, JSON.stringify(this.o.self), {
+        lease: this.presenceLease,
+      });
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'lease-not-found') this.presenceLease = undefined;
+    }
+  }
+
+  /** The cluster as the store shows it: masters, leader, agents and whether they publish. */
+  async status(): Promise<Record<string, unknown>> {
+    const leader = this.leader();
+    try {
+      const [masters, agents, nodes] = await Promise.all([
+        this.o.store.range(MASTERS_PREFIX),
+        this.o.store.range(AGENTS_PREFIX),
+        this.o.store.range(NODES_PREFIX),
+      ]);
+      const published = new Map(nodes.kvs.map((kv) => [kv.key.slice(NODES_PREFIX.length), kv.lease]));
+      return {
+        self: { ...this.o.self, leader: this.isLeader },
+        leader: leader ?? null,
+        masters: masters.kvs.map((kv) => JSON.parse(kv.value) as MasterIdentity),
+        store: { reachable: true, revision: agents.revision },
+        agents: agents.kvs.map((kv) => {
+          const ip = kv.key.slice(AGENTS_PREFIX.length);
+          const lease = published.get(ip);
+          return {
+            ip,
+            vtep: (JSON.parse(kv.value) as { vtep: { ip: string } }).vtep.ip,
+            published: lease !== undefined,
+            ...(lease && { lease }),
+          };
+        }),
+      };
+    } catch (err) {
+      return {
+        self: { ...this.o.self, leader: this.isLeader },
+        leader: leader ?? null,
+        store: { reachable: false, error: (err as Error).message },
+      };
+    }
+  }
+}
