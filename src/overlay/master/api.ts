@@ -51,7 +51,8 @@ function sendJson(request: FastifyRequest, reply: FastifyReply, json: string): F
 /** Which master serves a request: this process's while it leads (always, without HA), else
  *  the request is forwarded to the leader. */
 export interface MasterRef {
-  current(): OverlayMaster | undefined;
+  /** May wait briefly (a newly elected leader recovering its state). */
+  current(): OverlayMaster | undefined | Promise<OverlayMaster | undefined>;
   forward?(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply>;
 }
 
@@ -72,7 +73,7 @@ export function registerMasterRoutes(
   const lead =
     (fn: (master: OverlayMaster, request: FastifyRequest, reply: FastifyReply) => unknown) =>
     async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-      const master = ref.current();
+      const master = await ref.current();
       if (!master) return notLeading(request, reply);
       try {
         return await fn(master, request, reply);
@@ -170,8 +171,8 @@ export function registerMasterRoutes(
     lead((master, _request, reply) => reply.send(poolUsage(master))),
   );
 
-  app.get('/health', (_request, reply) => {
-    const master = ref.current();
+  app.get('/health', async (_request, reply) => {
+    const master = await ref.current();
     return reply.send({
       status: 'ok',
       leader: master !== undefined,

@@ -30,6 +30,8 @@ export interface HaMasterOptions {
 
 export class HaMaster implements MasterRef {
   private master: OverlayMaster | undefined;
+  /** Set while a newly elected leader recovers; requests wait for it rather than bounce. */
+  private recovering: Promise<OverlayMaster | undefined> | undefined;
   private readonly election: LeaderElection;
   private presenceLease: LeaseId | undefined;
   private presenceTimer: NodeJS.Timeout | undefined;
@@ -42,15 +44,21 @@ export class HaMaster implements MasterRef {
       ttlSeconds: o.leaderTtlS ?? 2,
       log: o.log.child({ part: 'election' }),
       onElected: async () => {
-        try {
-          this.master = await OverlayMaster.start(o.config, o.store, o.log, o.events, () =>
-            this.election.fence(),
-          );
+        this.recovering = OverlayMaster.start(o.config, o.store, o.log, o.events, () =>
+          this.election.fence(),
+        ).then(
+          (m) => m,
+          async (err: unknown) => {
+            o.log.error({ err }, 'elected but could not recover; stepping down');
+            await this.election.stop();
+            return undefined;
+          },
+        );
+        this.master = await this.recovering;
+        this.recovering = undefined;
+        if (this.master) {
           o.onLeaderMaster?.(this.master);
           o.log.info({ agents: this.master.agentCount }, 'leading: allocations recovered from the store');
-        } catch (err) {
-          o.log.error({ err }, 'elected but could not recover; stepping down');
-          await this.election.stop();
         }
       },
       onDemoted: () => {
@@ -75,8 +83,8 @@ export class HaMaster implements MasterRef {
     if (this.presenceLease !== undefined) await this.o.store.revokeLease(this.presenceLease).catch(() => {});
   }
 
-  current(): OverlayMaster | undefined {
-    return this.master;
+  current(): OverlayMaster | undefined | Promise<OverlayMaster | undefined> {
+    return this.master ?? this.recovering;
   }
 
   get isLeader(): boolean {

@@ -70,9 +70,27 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
       ...(opts.storePrefix && { prefix: opts.storePrefix }),
     });
     const app = newApp(log);
-    const advertise =
-      opts.advertise ?? `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
-    const ha = new HaMaster({
+    // The routes exist before the HA master does: it needs the bound address to advertise.
+    let ha: HaMaster | undefined;
+    registerMasterRoutes(
+      app,
+      {
+        current: () => ha?.current(),
+        forward: (request, reply) => ha!.forward(request, reply),
+      },
+      metrics,
+    );
+    registerStoreRoutes(app, store);
+    app.get('/overlay-master/status', async () => ha!.status());
+    let url: string;
+    try {
+      url = await app.listen({ host: opts.host, port: opts.port, backlog: 4096 });
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    const advertise = opts.advertise ?? url;
+    ha = new HaMaster({
       config: opts.config.network,
       store,
       self: { id: advertise, url: advertise },
@@ -81,23 +99,13 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
       ...(opts.leaderTtlS !== undefined && { leaderTtlS: opts.leaderTtlS }),
       onLeaderMaster: (m) => m && metrics.attach(m),
     });
-    registerMasterRoutes(app, ha, metrics);
-    registerStoreRoutes(app, store);
-    app.get('/overlay-master/status', async () => ha.status());
-    let url: string;
-    try {
-      url = await app.listen({ host: opts.host, port: opts.port, backlog: 4096 });
-    } catch (err) {
-      await store.close();
-      throw err;
-    }
     ha.start();
-    log.info({ url, advertise, store: opts.storeUrl }, 'overlay master listening (HA on etcd)');
+    log.info({ url, advertise, store: opts.storeUrl, ha: true }, 'overlay master listening');
     return {
       url,
-      master: () => ha.current(),
+      master: () => (ha?.isLeader ? (ha.current() as OverlayMaster) : undefined),
       async close() {
-        await ha.stop();
+        await ha?.stop();
         await app.close();
         await store.close();
       },
