@@ -22,7 +22,10 @@ export function addAgentCommand(program: Command): void {
     .description(
       'run the node agent: registers with the overlay master, configures CNI/Docker/VXLAN, programs peers',
     )
-    .requiredOption('--master <url>', 'overlay master base URL, e.g. http://10.0.0.1:5050')
+    .requiredOption(
+      '--master <url[,url…]>',
+      'overlay master base URL(s), e.g. http://10.0.0.1:5050 (several with HA masters)',
+    )
     .requiredOption('--ip <address>', "this node's IPv4 address (its identity and VXLAN endpoint)")
     .option('--listen <host:port>', 'HTTP endpoint address', '127.0.0.1:5051')
     .option('--cni-dir <dir>', 'where CNI network configs are written', '/etc/cni/net.d')
@@ -74,17 +77,18 @@ export function addAgentCommand(program: Command): void {
       }) => {
         if (parseAddress(opts.ip)?.family !== 4)
           throw new UsageError(`--ip: "${opts.ip}" is not an IPv4 address`);
-        let master: URL;
-        try {
-          master = new URL(opts.master);
-        } catch {
-          throw new UsageError(`--master: "${opts.master}" is not a URL`);
-        }
+        const masters = opts.master.split(',').map((m) => {
+          try {
+            return new URL(m.trim()).origin;
+          } catch {
+            throw new UsageError(`--master: "${m}" is not a URL`);
+          }
+        });
         const { host, port } = parseListen(opts.listen);
         const config = await loadConfig(opts.config);
         const logger = createLogger(opts.logLevel, 'dcnet-agent');
         const server = await startAgentServer({
-          masterUrl: master.origin,
+          masterUrls: masters,
           ip: opts.ip,
           host,
           port,

@@ -6,6 +6,7 @@ import { StoreError } from '../store/index.js';
 import { addMasterCommand } from './master.js';
 import { addAgentCommand } from './agent.js';
 import { addEmulatorCommand } from './emulator.js';
+import { addStatusCommand } from './status.js';
 import { addConfigCommand } from './config.js';
 import { addDemoCommand } from './demo.js';
 import { UsageError } from './usage-error.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   addDemoCommand(program);
   addMasterCommand(program);
   addAgentCommand(program);
+  addStatusCommand(program);
   addConfigCommand(program);
   addEmulatorCommand(program);
   return program;

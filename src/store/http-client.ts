@@ -33,11 +33,26 @@ type Line =
 export class HttpStore implements Store {
   private closed = false;
   private readonly watches = new Set<{ close(): void }>();
+  private readonly urls: readonly string[];
+  private current = 0;
 
   constructor(
-    readonly baseUrl: string,
+    /** One master's URL, or several (HA): calls and watches move on when one does not answer. */
+    baseUrls: string | readonly string[],
     private readonly options: HttpStoreOptions = {},
-  ) {}
+  ) {
+    this.urls = typeof baseUrls === 'string' ? [baseUrls] : [...baseUrls];
+    if (this.urls.length === 0) throw new StoreError('invalid', 'no store URL given');
+  }
+
+  /** The URL in use; another one is tried after a failure. */
+  get baseUrl(): string {
+    return this.urls[this.current % this.urls.length]!;
+  }
+
+  private rotate(): void {
+    this.current = (this.current + 1) % this.urls.length;
+  }
 
   private async call<T>(path: string, body: unknown): Promise<T> {
     if (this.closed) throw new StoreError('closed', 'store client is closed');
@@ -50,7 +65,9 @@ export class HttpStore implements Store {
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
       });
     } catch (err) {
-      throw new StoreError('unavailable', `store at ${this.baseUrl} unreachable: ${(err as Error).message}`);
+      const failed = this.baseUrl;
+      this.rotate();
+      throw new StoreError('unavailable', `store at ${failed} unreachable: ${(err as Error).message}`);
     }
     const text = await res.text();
     let data: unknown;
@@ -175,6 +192,7 @@ export class HttpStore implements Store {
         }
         if (stopped || this.closed) break;
         setConnected(false);
+        this.rotate();
         await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random() / 2)));
         delay = Math.min(maxDelay, delay * 2);
       }

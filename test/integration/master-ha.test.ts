@@ -3,7 +3,7 @@
 // afterwards every answered registration holds and nothing is held twice.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startMaster, type RunningProcess } from '../helpers/process.js';
+import { runDcnet, startMaster, type RunningProcess } from '../helpers/process.js';
 import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
 import type { AgentInfo } from '../../src/overlay/index.js';
 
@@ -150,4 +150,22 @@ test('losing one etcd member changes nothing visible', async () => {
   const again = await register('10.11.0.1', 1);
   assert.deepEqual(again, info);
   await etcd.restart('m2');
+});
+
+test('dcnet status: masters, leader, store, agents, from any master', async () => {
+  const leader = await leaderUrl();
+  const dead = 'http://127.0.0.1:9';
+  const r = await runDcnet(['status', '--master', `${dead},${masters[0]!.url}`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`\\* ${leader.replace(/[./]/g, '\\$&')}  \\(leader\\)`));
+  assert.match(r.stdout, /store: reachable, revision \d+/);
+  assert.match(r.stdout, /agents \(\d+\):/);
+  assert.match(r.stdout, /10\.9\.0\.1 +vtep 44\.128\.0\.\d+ +NOT published/);
+  const json = JSON.parse((await runDcnet(['status', '--json', '--master', masters[1]!.url])).stdout) as {
+    masters: unknown[];
+  };
+  assert.equal(json.masters.length, 3);
+  const none = await runDcnet(['status', '--master', dead]);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /no master answered/);
 });

@@ -30,7 +30,8 @@ import { renderMasqueradeTable } from './masquerade.js';
 import { abortableSleep, retry } from './backoff.js';
 
 export interface AgentOptions {
-  readonly masterUrl: string;
+  /** The masters (HA: any of them answers; the agent moves on when one does not). */
+  readonly masterUrls: readonly string[];
   /** This node's underlay IPv4 address (its identity at the master, the VXLAN endpoint). */
   readonly ip: string;
   readonly cniDir: string;
@@ -100,6 +101,7 @@ export class OverlayAgent {
   private readonly reconciler: DataplaneReconciler;
   private registering: Promise<void> | undefined;
   private storeReachable = true;
+  private masterIndex = 0;
   /** Docker was not reachable at the last configuration: retried on every resync. */
   private dockerPending = false;
   private dockerRetrying = false;
@@ -180,7 +182,8 @@ export class OverlayAgent {
   }
 
   private async registerOnce(): Promise<AgentInfo> {
-    const res = await fetch(`${this.o.masterUrl}/overlay-master/agents`, {
+    const master = this.o.masterUrls[this.masterIndex++ % this.o.masterUrls.length]!;
+    const res = await fetch(`${master}/overlay-master/agents`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -191,7 +194,8 @@ export class OverlayAgent {
       signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(15_000)]),
     });
     const text = await res.text();
-    if (!res.ok) throw new Error(`master answered ${res.status}: ${text.slice(0, 300)}`);
+    if (!res.ok) throw new Error(`master ${master} answered ${res.status}: ${text.slice(0, 300)}`);
+    this.masterIndex--; // it answered: keep using it
     const parsed = agentInfoSchema.safeParse(JSON.parse(text));
     if (!parsed.success) {
       throw new Error(
@@ -334,7 +338,9 @@ export class OverlayAgent {
 
   private async acknowledge(): Promise<void> {
     try {
-      const res = await fetch(`${this.o.masterUrl}/overlay-master/agents/ack`, {
+      const master =
+        this.o.masterUrls[(this.masterIndex + this.o.masterUrls.length) % this.o.masterUrls.length]!;
+      const res = await fetch(`${master}/overlay-master/agents/ack`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({

@@ -47,7 +47,7 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  const store = opts.store ?? new HttpStore(opts.masterUrl);
+  const store = opts.store ?? new HttpStore(opts.masterUrls);
   const agent = new OverlayAgent({
     ...opts,
     store,
@@ -105,7 +105,7 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
   );
   const url = await app.listen({ host: opts.host, port: opts.port });
   agent.start();
-  log.info({ url, master: opts.masterUrl, ip: opts.ip }, 'overlay agent listening');
+  log.info({ url, masters: opts.masterUrls, ip: opts.ip }, 'overlay agent listening');
   return {
     url,
     agent,

@@ -142,38 +142,50 @@ export class HaMaster implements MasterRef {
     }
   }
 
-  /** The cluster as the store shows it: masters, leader, agents and whether they publish. */
-  async status(): Promise<Record<string, unknown>> {
-    const leader = this.leader();
-    try {
-      const [masters, agents, nodes] = await Promise.all([
-        this.o.store.range(MASTERS_PREFIX),
-        this.o.store.range(AGENTS_PREFIX),
-        this.o.store.range(NODES_PREFIX),
-      ]);
-      const published = new Map(nodes.kvs.map((kv) => [kv.key.slice(NODES_PREFIX.length), kv.lease]));
-      return {
-        self: { ...this.o.self, leader: this.isLeader },
-        leader: leader ?? null,
-        masters: masters.kvs.map((kv) => JSON.parse(kv.value) as MasterIdentity),
-        store: { reachable: true, revision: agents.revision },
-        agents: agents.kvs.map((kv) => {
-          const ip = kv.key.slice(AGENTS_PREFIX.length);
-          const lease = published.get(ip);
-          return {
-            ip,
-            vtep: (JSON.parse(kv.value) as { vtep: { ip: string } }).vtep.ip,
-            published: lease !== undefined,
-            ...(lease && { lease }),
-          };
-        }),
-      };
-    } catch (err) {
-      return {
-        self: { ...this.o.self, leader: this.isLeader },
-        leader: leader ?? null,
-        store: { reachable: false, error: (err as Error).message },
-      };
-    }
+  status(): Promise<ClusterStatus> {
+    return clusterStatus(this.o.store, { ...this.o.self, leader: this.isLeader }, this.leader());
+  }
+}
+
+export interface ClusterStatus {
+  self: MasterIdentity & { leader: boolean };
+  leader: MasterIdentity | null;
+  masters?: MasterIdentity[];
+  store: { reachable: boolean; revision?: number; error?: string };
+  agents?: { ip: string; vtep: string; published: boolean; lease?: string }[];
+}
+
+/** The cluster as the store shows it: masters, leader, agents and whether they publish (so any
+ *  master, leading or not, can answer `dcnet status`). */
+export async function clusterStatus(
+  store: Store,
+  self: MasterIdentity & { leader: boolean },
+  leader: MasterIdentity | undefined,
+): Promise<ClusterStatus> {
+  try {
+    const [masters, agents, nodes] = await Promise.all([
+      store.range(MASTERS_PREFIX),
+      store.range(AGENTS_PREFIX),
+      store.range(NODES_PREFIX),
+    ]);
+    const published = new Map(nodes.kvs.map((kv) => [kv.key.slice(NODES_PREFIX.length), kv.lease]));
+    return {
+      self,
+      leader: leader ?? null,
+      masters: masters.kvs.length ? masters.kvs.map((kv) => JSON.parse(kv.value) as MasterIdentity) : [self],
+      store: { reachable: true, revision: agents.revision },
+      agents: agents.kvs.map((kv) => {
+        const ip = kv.key.slice(AGENTS_PREFIX.length);
+        const lease = published.get(ip);
+        return {
+          ip,
+          vtep: (JSON.parse(kv.value) as { vtep: { ip: string } }).vtep.ip,
+          published: lease !== undefined,
+          ...(lease !== undefined && { lease }),
+        };
+      }),
+    };
+  } catch (err) {
+    return { self, leader: leader ?? null, store: { reachable: false, error: (err as Error).message } };
   }
 }

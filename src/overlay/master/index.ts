@@ -11,4 +11,11 @@ export { poolUsage, type PoolUsage } from './usage.js';
 export { MasterPools } from './pools.js';
 export { allocateNewAgent, extendAgent, reserveRecord, releaseRecord } from './allocate.js';
 export { configChanges } from './compat.js';
-export { HaMaster, LEADER_KEY, MASTERS_PREFIX, type MasterIdentity } from './ha.js';
+export {
+  HaMaster,
+  LEADER_KEY,
+  MASTERS_PREFIX,
+  clusterStatus,
+  type MasterIdentity,
+  type ClusterStatus,
+} from './ha.js';

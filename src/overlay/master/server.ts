@@ -14,7 +14,7 @@ import {
 import { OverlayMaster } from './master.js';
 import { createMasterMetrics } from './metrics.js';
 import { registerMasterRoutes } from './api.js';
-import { HaMaster } from './ha.js';
+import { clusterStatus, HaMaster, type MasterIdentity } from './ha.js';
 
 export interface MasterServerOptions {
   readonly config: DcnetConfig;
@@ -141,6 +141,9 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
   registerMasterRoutes(app, master, metrics);
   // Agents reach the store through the master: publication of their overlay info and watches.
   registerStoreRoutes(app, store);
+  const single = store;
+  let self: MasterIdentity = { id: '', url: '' };
+  app.get('/overlay-master/status', async () => clusterStatus(single, { ...self, leader: true }, self));
   let address: string;
   try {
     // A deep accept queue: thousands of agents may (re-)register at once after a master restart.
@@ -149,6 +152,7 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
     if (!opts.store) await store.close();
     throw err;
   }
+  self = { id: address, url: address };
   log.info({ url: address, agents: master.agentCount }, 'overlay master listening');
   return {
     url: address,
