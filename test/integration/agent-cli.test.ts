@@ -15,7 +15,7 @@ test('bad agent arguments exit 2 naming the option', async () => {
       ['--master', 'http://127.0.0.1:1', '--ip', '10.0.0.1', '--listen', ':80'],
       /--listen: ":80" is not HOST:PORT/,
     ],
-    [['--ip', '10.0.0.1'], /required option '--master <url>' not specified/],
+    [['--ip', '10.0.0.1'], /required option '--master <url\[,url…\]>' not specified/],
   ];
   for (const [args, want] of cases) {
     const r = await runDcnet(['agent', ...args]);

@@ -31,6 +31,8 @@ async function registerOne(url: string, ip: string): Promise<AgentInfo | undefin
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ ip, mesos_bridge: true, docker_bridge: true }),
+      // A connection the kill left half-open must not hang the round.
+      signal: AbortSignal.timeout(10_000),
     });
     if (res.status !== 200) return undefined;
     return (await res.json()) as AgentInfo;
