@@ -24,6 +24,8 @@ export interface ClusterOptions {
   readonly workdir: string;
   readonly agentArgs?: (name: string) => string[];
   readonly masterArgs?: string[];
+  /** Run etcd in the master's namespace and the master on it (`--store etcd://…`). */
+  readonly etcd?: boolean;
   /** Port of the dcnet overlay master (default 5050; the demo moves it for the Mesos emulator). */
   readonly masterPort?: number;
   /** Write process logs here (one file per process) and let them outlive this process. */
@@ -37,6 +39,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class OverlayCluster {
   readonly agents = new Map<string, AgentNode>();
   master!: { host: Host; proc: Spawned; url: string; dataDir: string };
+  etcd: Spawned | undefined;
 
   private constructor(
     readonly tb: Testbed,
@@ -50,6 +53,7 @@ export class OverlayCluster {
       const host = await tb.addHost('master', 100);
       const dataDir = join(opts.workdir, 'master');
       const url = `http://${host.ip}:${opts.masterPort ?? 5050}`;
+      if (opts.etcd) await cluster.startEtcd(host);
       cluster.master = { host, dataDir, url, proc: cluster.startMaster(host, dataDir) };
       for (let i = 1; i <= opts.agents; i++) await cluster.addAgent(`a${i}`, i);
       return cluster;
@@ -59,15 +63,61 @@ export class OverlayCluster {
     }
   }
 
+  /** etcd on the master's underlay address (data kept across restarts). */
+  async startEtcd(host: Host = this.master.host): Promise<void> {
+    const client = `http://${host.ip}:2379`;
+    const peer = `http://${host.ip}:2380`;
+    this.etcd = this.tb.spawn(host.netns, 'etcd', [
+      '--logger=zap',
+      '--log-level=error',
+      '--name',
+      'm1',
+      '--data-dir',
+      join(this.opts.workdir, 'etcd'),
+      '--listen-client-urls',
+      client,
+      '--advertise-client-urls',
+      client,
+      '--listen-peer-urls',
+      peer,
+      '--initial-advertise-peer-urls',
+      peer,
+      '--initial-cluster',
+      `m1=${peer}`,
+    ]);
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      try {
+        await this.tb.exec(host.netns, 'etcdctl', [
+          '--endpoints',
+          client,
+          '--dial-timeout',
+          '1s',
+          'endpoint',
+          'health',
+        ]);
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await sleep(100);
+      }
+    }
+  }
+
+  async stopEtcd(): Promise<void> {
+    await this.etcd?.stop();
+    this.etcd = undefined;
+  }
+
   private startMaster(host: Host, dataDir: string): Spawned {
+    const storeArgs = this.opts.etcd ? ['--store', `etcd://${host.ip}:2379`] : ['--data-dir', dataDir];
     return this.tb.spawn(
       host.netns,
       process.execPath,
       [
         DCNET_BIN,
         'master',
-        '--data-dir',
-        dataDir,
+        ...storeArgs,
         '--listen',
         `${host.ip}:${this.opts.masterPort ?? 5050}`,
         ...(this.opts.masterArgs ?? []),
