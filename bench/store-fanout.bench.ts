@@ -6,64 +6,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EmbeddedStore, HttpStore, type Store, type Watch } from '../src/store/index.js';
+import { EmbeddedStore, HttpStore } from '../src/store/index.js';
+import { measureFanout, ROUNDS, WATCHERS } from './lib/fanout.js';
 import { percentile } from './lib/http-load.js';
 import { round, startChild } from './lib/process.js';
 
-const WATCHERS = 1000;
-const ROUNDS = 20;
 const repo = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
-
-async function measure(writer: Store, makeWatcherStore: () => Store): Promise<number[]> {
-  const seen = new Map<string, number>();
-  const counts = new Map<string, number>();
-  const watches: Watch[] = [];
-  let connected = 0;
-  const stores: Store[] = [];
-  for (let i = 0; i < WATCHERS; i++) {
-    const s = makeWatcherStore();
-    stores.push(s);
-    watches.push(
-      s.watch({
-        prefix: 'overlay/nodes/',
-        onConnection: (up) => {
-          if (up) connected++;
-        },
-        onEvents: (events) => {
-          const now = performance.now();
-          for (const e of events) {
-            const n = (counts.get(e.kv.key) ?? 0) + 1;
-            counts.set(e.kv.key, n);
-            if (n === WATCHERS) seen.set(e.kv.key, now);
-          }
-        },
-      }),
-    );
-  }
-  const isHttp = stores[0] instanceof HttpStore;
-  const deadline = Date.now() + 60_000;
-  while (isHttp && connected < WATCHERS) {
-    if (Date.now() > deadline) throw new Error(`only ${connected} watchers connected`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  await new Promise((r) => setTimeout(r, 500));
-  const latencies: number[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    const key = `overlay/nodes/bench-${i}`;
-    const t0 = performance.now();
-    await writer.put(key, JSON.stringify({ i }));
-    while (!seen.has(key)) {
-      if (performance.now() - t0 > 30_000)
-        throw new Error(`round ${i}: ${counts.get(key) ?? 0}/${WATCHERS} saw it`);
-      await new Promise((r) => setImmediate(r));
-    }
-    latencies.push(seen.get(key)! - t0);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  for (const w of watches) w.close();
-  for (const s of stores) if (s !== writer) await s.close();
-  return latencies.sort((a, b) => a - b);
-}
 
 const dataDir = await mkdtemp(join(tmpdir(), 'dcnet-bench-fanout-'));
 try {
@@ -73,12 +21,12 @@ try {
     (l) => (l.includes('overlay master listening') ? (JSON.parse(l) as { url: string }).url : undefined),
   );
   const writer = new HttpStore(master.value);
-  const http = await measure(writer, () => new HttpStore(master.value));
+  const http = await measureFanout(writer, () => new HttpStore(master.value));
   await writer.close();
   await master.stop();
 
   const embedded = await EmbeddedStore.open();
-  const local = await measure(embedded, () => embedded);
+  const local = await measureFanout(embedded, () => embedded);
   await embedded.close();
 
   const p50 = percentile(http, 50);

@@ -4,3 +4,4 @@ export * from './docker.js';
 export * from './servers.js';
 export * from './emulator/index.js';
 export * from './demo.js';
+export * from './etcd.js';

@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runDcnet, startMaster, type RunningProcess } from '../helpers/process.js';
-import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
+import { startEtcd, type EtcdCluster } from '../../src/sim/index.js';
 import type { AgentInfo } from '../../src/overlay/index.js';
 
 let etcd: EtcdCluster;

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EtcdStore, parseEtcdUrl } from '../../src/store/index.js';
 import { storeContract } from '../helpers/store-contract.js';
-import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
+import { startEtcd, type EtcdCluster } from '../../src/sim/index.js';
 
 let one: EtcdCluster;
 let three: EtcdCluster;

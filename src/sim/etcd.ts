@@ -1,11 +1,11 @@
-// Real etcd members for tests: 1 or 3 on loopback, free ports, data in a temp dir; stopped by PID
-// and waited for before their data goes (etcd dies noisily otherwise).
+// Real etcd members on loopback for tests and benchmarks: 1 or 3, free ports, data in a temp dir;
+// stopped by PID and waited for before their data goes (etcd dies noisily otherwise).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../../src/kernel/index.js';
+import { run } from '../kernel/index.js';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
