@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { startMaster } from '../helpers/process.js';
 import { tempDir } from '../helpers/tmp.js';
 import type { AgentInfo } from '../../src/overlay/index.js';
+import { allocationOf, checkAllocations } from '../helpers/invariants.js';
 
 const AGENTS = 200;
 const MIN_KILLS_MID_FLIGHT = 20;
@@ -19,11 +20,6 @@ function prng(seed: number): () => number {
     return s / 2 ** 32;
   };
 }
-
-const withoutState = (info: AgentInfo): AgentInfo => ({
-  ...info,
-  ...(info.overlays && { overlays: info.overlays.map(({ state: _state, ...o }) => o) }),
-});
 
 async function registerOne(url: string, ip: string): Promise<AgentInfo | undefined> {
   try {
@@ -79,8 +75,8 @@ test('SIGKILL at 20+ random points during 200 concurrent registrations loses and
       }
       const before = answered.get(ip);
       if (before)
-        assert.deepEqual(withoutState(info), before, `seed ${seed}: ${ip} got a different allocation`);
-      else answered.set(ip, withoutState(info));
+        assert.deepEqual(allocationOf(info), before, `seed ${seed}: ${ip} got a different allocation`);
+      else answered.set(ip, allocationOf(info));
     }
     if (killing && failed > 0) killsMidFlight++;
   }
@@ -90,30 +86,7 @@ test('SIGKILL at 20+ random points during 200 concurrent registrations loses and
   try {
     const state = (await (await fetch(`${m.url}/overlay-master/state`)).json()) as { agents: AgentInfo[] };
     assert.equal(state.agents.length, AGENTS);
-    const byIp = new Map(state.agents.map((a) => [a.ip, a]));
-    for (const [ip, info] of answered)
-      assert.deepEqual(byIp.get(ip), info, `seed ${seed}: ${ip} changed after crashes`);
-
-    const held = new Map<string, string>();
-    const hold = (what: string, owner: string) => {
-      const other = held.get(what);
-      assert.ok(
-        other === undefined || other === owner,
-        `seed ${seed}: ${what} held by ${other} and ${owner}`,
-      );
-      held.set(what, owner);
-    };
-    for (const a of state.agents) {
-      const vx = a.overlays![0]!.backend.vxlan;
-      hold(`vtep ${vx.vtep_ip}`, a.ip);
-      hold(`vtep6 ${vx.vtep_ip6}`, a.ip);
-      hold(`mac ${vx.vtep_mac}`, a.ip);
-      for (const o of a.overlays!) {
-        if (o.subnet) hold(`subnet ${o.subnet}`, a.ip);
-        if (o.subnet6) hold(`subnet6 ${o.subnet6}`, a.ip);
-        assert.deepEqual(o.backend, a.overlays![0]!.backend, 'one backend per node');
-      }
-    }
+    checkAllocations(answered, state.agents, `seed ${seed}: `);
     // Nothing leaked either: exactly one VTEP and one slice per overlay per agent are in use.
     const pools = (await (await fetch(`${m.url}/overlay-master/pools`)).json()) as {
       vtep: { ipv4: { used: number } };

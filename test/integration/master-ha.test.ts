@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { runDcnet, startMaster, type RunningProcess } from '../helpers/process.js';
 import { startEtcd, type EtcdCluster } from '../../src/sim/index.js';
 import type { AgentInfo } from '../../src/overlay/index.js';
+import { checkAllocations } from '../helpers/invariants.js';
 
 let etcd: EtcdCluster;
 let masters: (RunningProcess & { url: string })[] = [];
@@ -108,23 +109,7 @@ test('SIGKILL of the leader during 500 concurrent registrations: every answer ho
   const newLeader = await leaderUrl();
   assert.notEqual(newLeader, leader);
   const state = (await (await fetch(`${newLeader}/overlay-master/state`)).json()) as { agents: AgentInfo[] };
-  const byIp = new Map(state.agents.map((a) => [a.ip, a]));
-  const held = new Map<string, string>();
-  for (const [ip, info] of answers) {
-    const now = byIp.get(ip);
-    assert.ok(now, `${ip} answered but not in the state`);
-    const strip = (a: AgentInfo) => a.overlays!.map(({ state: _s, ...o }) => o);
-    assert.deepEqual(strip(now), strip(info), `${ip} changed`);
-    for (const what of [
-      info.overlays![0]!.backend.vxlan.vtep_ip,
-      info.overlays![0]!.backend.vxlan.vtep_mac,
-      ...info.overlays!.map((o) => o.subnet ?? o.subnet6),
-    ]) {
-      const other = held.get(what!);
-      assert.ok(other === undefined || other === ip, `${what} held by ${other} and ${ip}`);
-      held.set(what!, ip);
-    }
-  }
+  checkAllocations(new Map(answers), state.agents);
   // The killed master comes back as a follower.
   const idx = masters.findIndex((m) => m.url === leader);
   const port = new URL(leader).port;
