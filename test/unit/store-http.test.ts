@@ -44,11 +44,16 @@ const until = async (pred: () => boolean, ms = 5000): Promise<void> => {
   }
 };
 
-test('http: a watch survives the server going away and resumes without losing events', async () => {
+test('http: a watch survives the server going away and resumes without losing events', async (t) => {
   const backing = await EmbeddedStore.open();
   let server = await serve(backing);
   const port = Number(new URL(server.url).port);
   const client = new HttpStore(server.url, { retryMinMs: 20, retryMaxMs: 100 });
+  t.after(async () => {
+    await client.close();
+    await server.app.close();
+    await backing.close();
+  });
   const seen: string[] = [];
   const connections: boolean[] = [];
   const w = client.watch({
@@ -69,9 +74,6 @@ test('http: a watch survives the server going away and resumes without losing ev
   assert.deepEqual(seen, ['put n/1', 'put n/2', 'delete n/1']);
   assert.deepEqual(connections, [true, false, true]);
   w.close();
-  await client.close();
-  await server.app.close();
-  await backing.close();
 });
 
 test('http: a watch that cannot resume (compacted history) reports it', async () => {
@@ -102,4 +104,31 @@ test('http: calls to an unreachable store fail with `unavailable`; bad requests 
   assert.match(((await res.json()) as { error: string }).error, /success\.0\.value/);
   await server.app.close();
   await backing.close();
+});
+
+test('http: with several masters, calls and watches move on from one that does not answer', async (t) => {
+  const backing = await EmbeddedStore.open();
+  const server = await serve(backing);
+  const client = new HttpStore(['http://127.0.0.1:9', server.url], {
+    retryMinMs: 10,
+    retryMaxMs: 50,
+    timeoutMs: 1000,
+  });
+  t.after(async () => {
+    await client.close();
+    await server.app.close();
+    await backing.close();
+  });
+  await assert.rejects(client.put('a', '1'), (e: unknown) => (e as { code?: string }).code === 'unavailable');
+  const rev = await client.put('a', '1');
+  assert.ok(rev > 0, 'the next call goes to the next master');
+  const seen: string[] = [];
+  const w = client.watch({
+    prefix: 'w/',
+    fromRevision: rev + 1,
+    onEvents: (evs) => seen.push(...evs.map((e) => e.kv.key)),
+  });
+  await backing.put('w/1', 'x');
+  await until(() => seen.length === 1);
+  w.close();
 });
