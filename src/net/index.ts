@@ -1,3 +1,5 @@
 export * from './ip.js';
 export * from './mac.js';
 export * from './stout-json.js';
+export * from './dns-labels.js';
+export * from './task-hash.js';

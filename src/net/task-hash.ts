@@ -1,0 +1,32 @@
+// The task-ID hash and agent tail of Mesos-DNS canonical names (specs/mesos-dns.md §1.4):
+// the first 5 characters of z-base-32(SHA-1(task id)), and the last field of the agent id.
+import { createHash } from 'node:crypto';
+
+const ZBASE32 = 'ybndrfg8ejkmcpqxot1uwisza345h769';
+
+/** z-base-32 of the leading bits of `bytes`, most significant first, `chars` characters. */
+export function zbase32(bytes: Uint8Array, chars: number): string {
+  let out = '';
+  let acc = 0;
+  let bits = 0;
+  let i = 0;
+  while (out.length < chars) {
+    if (bits < 5) {
+      acc = (acc << 8) | (bytes[i++] ?? 0);
+      bits += 8;
+    }
+    out += ZBASE32[(acc >> (bits - 5)) & 31];
+    bits -= 5;
+    acc &= (1 << bits) - 1;
+  }
+  return out;
+}
+
+export function taskHash(taskId: string): string {
+  return zbase32(createHash('sha1').update(taskId, 'utf8').digest(), 5);
+}
+
+/** `…-S3` → `s3`; old-style `…-2410-0` → `0`. */
+export function agentTail(slaveId: string): string {
+  return slaveId.slice(slaveId.lastIndexOf('-') + 1).toLowerCase();
+}
