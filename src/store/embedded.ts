@@ -18,6 +18,7 @@ import {
   type Watch,
   type WatchOptions,
 } from './types.js';
+import { TxnBackedStore } from './txn-backed.js';
 
 export interface EmbeddedStoreOptions {
   /** Where the log and snapshot live; omit for a memory-only store. */
@@ -64,7 +65,7 @@ function parseRecord(line: string, path: string): WalRecord {
   }
 }
 
-export class EmbeddedStore implements Store {
+export class EmbeddedStore extends TxnBackedStore implements Store {
   private closed = false;
   private readonly leaseDeadlines = new Map<number, number>();
   private readonly timer: NodeJS.Timeout;
@@ -77,6 +78,7 @@ export class EmbeddedStore implements Store {
     private readonly options: EmbeddedStoreOptions,
     readonly recovery: RecoveryReport,
   ) {
+    super();
     this.hub = new WatchHub(state.revision, options.historyLimit);
     const now = Date.now();
     for (const [id, lease] of state.leases) this.leaseDeadlines.set(id, now + lease.ttl * 1000);
@@ -190,19 +192,6 @@ export class EmbeddedStore implements Store {
   async range(prefix: string): Promise<RangeResult> {
     this.check();
     return { kvs: this.state.range(prefix), revision: this.state.revision };
-  }
-
-  async put(key: string, value: string, options: { lease?: LeaseId } = {}): Promise<number> {
-    const r = await this.txn({
-      success: [{ type: 'put', key, value, ...(options.lease ? { lease: options.lease } : {}) }],
-    });
-    return r.revision;
-  }
-
-  async delete(key: string): Promise<{ revision: number; deleted: boolean }> {
-    const existed = this.state.kvs.has(key);
-    const r = await this.txn({ success: [{ type: 'delete', key }] });
-    return { revision: r.revision, deleted: existed };
   }
 
   async txn(request: TxnRequest): Promise<TxnResult> {

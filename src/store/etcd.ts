@@ -17,6 +17,7 @@ import {
   type WatchEvent,
   type WatchOptions,
 } from './types.js';
+import { TxnBackedStore } from './txn-backed.js';
 
 export interface EtcdStoreOptions {
   /** host:port of each member. */
@@ -70,13 +71,14 @@ function storeError(err: unknown): StoreError {
   return new StoreError('unavailable', `etcd: ${msg}`);
 }
 
-export class EtcdStore implements Store {
+export class EtcdStore extends TxnBackedStore implements Store {
   readonly etcd: Etcd3;
   /** The client or its namespaced view (keys, leases and watches all go through it). */
   readonly client: Namespace;
   private closed = false;
 
   constructor(readonly options: EtcdStoreOptions) {
+    super();
     const opts: IOptions = {
       hosts: options.endpoints.map((h) => `http://${h}`),
       dialTimeout: options.timeoutMs ?? 5000,
@@ -107,21 +109,6 @@ export class EtcdStore implements Store {
       const res = await this.client.getAll().prefix(prefix).sort('Key', 'Ascend').exec();
       return { kvs: res.kvs.map(toKv), revision: Number(res.header.revision) };
     });
-  }
-
-  async put(key: string, value: string, options: { lease?: LeaseId } = {}): Promise<number> {
-    const r = await this.txn({
-      success: [{ type: 'put', key, value, ...(options.lease !== undefined && { lease: options.lease }) }],
-    });
-    return r.revision;
-  }
-
-  async delete(key: string): Promise<{ revision: number; deleted: boolean }> {
-    const r = await this.txn({
-      compare: [{ key, target: 'version', result: 'greater', value: 0 }],
-      success: [{ type: 'delete', key }],
-    });
-    return { revision: r.revision, deleted: r.succeeded };
   }
 
   private op(op: Op) {

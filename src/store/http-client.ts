@@ -12,6 +12,7 @@ import {
   type Watch,
   type WatchOptions,
 } from './types.js';
+import { TxnBackedStore } from './txn-backed.js';
 import { STORE_PREFIX } from './http-server.js';
 
 export interface HttpStoreOptions {
@@ -30,7 +31,7 @@ type Line =
   | { revision: number; events: WatchOptions['onEvents'] extends (e: infer E, r: number) => void ? E : never }
   | { error: { code: StoreError['code']; message: string; compactRevision?: number } };
 
-export class HttpStore implements Store {
+export class HttpStore extends TxnBackedStore implements Store {
   private closed = false;
   private readonly watches = new Set<{ close(): void }>();
   private readonly urls: readonly string[];
@@ -41,6 +42,7 @@ export class HttpStore implements Store {
     baseUrls: string | readonly string[],
     private readonly options: HttpStoreOptions = {},
   ) {
+    super();
     this.urls = typeof baseUrls === 'string' ? [baseUrls] : [...baseUrls];
     if (this.urls.length === 0) throw new StoreError('invalid', 'no store URL given');
   }
@@ -92,21 +94,6 @@ export class HttpStore implements Store {
 
   range(prefix: string): Promise<RangeResult> {
     return this.call('/range', { prefix });
-  }
-
-  async put(key: string, value: string, options: { lease?: LeaseId } = {}): Promise<number> {
-    const r = await this.txn({
-      success: [{ type: 'put', key, value, ...(options.lease ? { lease: options.lease } : {}) }],
-    });
-    return r.revision;
-  }
-
-  async delete(key: string): Promise<{ revision: number; deleted: boolean }> {
-    const r = await this.txn({
-      compare: [{ key, target: 'version', result: 'greater', value: 0 }],
-      success: [{ type: 'delete', key }],
-    });
-    return { revision: r.revision, deleted: r.succeeded };
   }
 
   txn(request: TxnRequest): Promise<TxnResult> {
