@@ -5,34 +5,16 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { EtcdStore, HttpStore } from '../src/store/index.js';
 import { startEtcd } from '../src/sim/index.js';
 import { measureFanout, ROUNDS, WATCHERS } from './lib/fanout.js';
 import { percentile } from './lib/http-load.js';
-import { round, startChild } from './lib/process.js';
-
-const repo = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
-const ready = (l: string): string | undefined =>
-  l.includes('overlay master listening') ? (JSON.parse(l) as { url: string }).url : undefined;
+import { round, startDcnetMaster } from './lib/process.js';
 
 const etcd = await startEtcd(3);
 const masters = await Promise.all(
   [0, 1, 2].map(() =>
-    startChild(
-      process.execPath,
-      [
-        join(repo, 'bin', 'dcnet'),
-        'master',
-        '--store',
-        etcd.url,
-        '--store-prefix',
-        'fanout/',
-        '--listen',
-        '127.0.0.1:0',
-      ],
-      ready,
-    ),
+    startDcnetMaster(['--store', etcd.url, '--store-prefix', 'fanout/', '--listen', '127.0.0.1:0']),
   ),
 );
 const dataDir = await mkdtemp(join(tmpdir(), 'dcnet-bench-fanout-'));
@@ -47,11 +29,7 @@ try {
   await writer.close();
   for (const m of masters) await m.stop();
 
-  const single = await startChild(
-    process.execPath,
-    [join(repo, 'bin', 'dcnet'), 'master', '--data-dir', dataDir, '--listen', '127.0.0.1:0'],
-    ready,
-  );
+  const single = await startDcnetMaster(['--data-dir', dataDir, '--listen', '127.0.0.1:0']);
   const w2 = new HttpStore(single.value);
   const embedded = await measureFanout(w2, () => new HttpStore(single.value));
   await w2.close();

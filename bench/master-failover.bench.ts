@@ -2,35 +2,26 @@
 // the leader, then time until a registration is accepted through a surviving master (the new
 // leader elected, its state recovered). 20 runs. Peer, same run: etcd's own failover: SIGKILL of
 // the etcd leader until the first write through the other members succeeds (5 runs).
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { EtcdStore } from '../src/store/index.js';
 import { startEtcd } from '../src/sim/index.js';
 import { percentile } from './lib/http-load.js';
-import { round, startChild } from './lib/process.js';
+import { round, startChild, startDcnetMaster } from './lib/process.js';
 
 const RUNS = 20;
 const ETCD_RUNS = 5;
-const repo = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const etcd = await startEtcd(3);
 type Master = Awaited<ReturnType<typeof startChild>> & { url: string };
 const start = async (port = 0): Promise<Master> => {
-  const c = await startChild(
-    process.execPath,
-    [
-      join(repo, 'bin', 'dcnet'),
-      'master',
-      '--store',
-      etcd.url,
-      '--store-prefix',
-      'bench/',
-      '--listen',
-      `127.0.0.1:${port}`,
-    ],
-    (l) => (l.includes('overlay master listening') ? (JSON.parse(l) as { url: string }).url : undefined),
-  );
+  const c = await startDcnetMaster([
+    '--store',
+    etcd.url,
+    '--store-prefix',
+    'bench/',
+    '--listen',
+    `127.0.0.1:${port}`,
+  ]);
   return Object.assign(c, { url: c.value });
 };
 const masters: Master[] = [await start(), await start(), await start()];

@@ -7,11 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { concurrentPosts, percentile, timedGets } from './lib/http-load.js';
-import { peakRssMiB, round, startChild } from './lib/process.js';
+import { peakRssMiB, round, startChild, startDcnetMaster } from './lib/process.js';
 
 const AGENTS = 4000;
 const here = fileURLToPath(new URL('.', import.meta.url));
-const repo = join(here, '..', '..');
 const bodies = Array.from({ length: AGENTS }, (_, i) =>
   JSON.stringify({
     ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
@@ -32,11 +31,7 @@ try {
   const peerLoad = await concurrentPosts(`${peer.value}/overlay-master/agents`, bodies);
   await peer.stop();
 
-  const master = await startChild(
-    process.execPath,
-    [join(repo, 'bin', 'dcnet'), 'master', '--data-dir', dataDir, '--listen', '127.0.0.1:0'],
-    (l) => (l.includes('overlay master listening') ? (JSON.parse(l) as { url: string }).url : undefined),
-  );
+  const master = await startDcnetMaster(['--data-dir', dataDir, '--listen', '127.0.0.1:0']);
   const load = await concurrentPosts(`${master.value}/overlay-master/agents`, bodies);
   if (load.failures > 0)
     throw new Error(`${load.failures} registrations failed: ${JSON.stringify([...load.statuses])}`);

@@ -5,21 +5,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { EmbeddedStore, HttpStore } from '../src/store/index.js';
 import { measureFanout, ROUNDS, WATCHERS } from './lib/fanout.js';
 import { percentile } from './lib/http-load.js';
-import { round, startChild } from './lib/process.js';
-
-const repo = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+import { round, startDcnetMaster } from './lib/process.js';
 
 const dataDir = await mkdtemp(join(tmpdir(), 'dcnet-bench-fanout-'));
 try {
-  const master = await startChild(
-    process.execPath,
-    [join(repo, 'bin', 'dcnet'), 'master', '--data-dir', dataDir, '--listen', '127.0.0.1:0'],
-    (l) => (l.includes('overlay master listening') ? (JSON.parse(l) as { url: string }).url : undefined),
-  );
+  const master = await startDcnetMaster(['--data-dir', dataDir, '--listen', '127.0.0.1:0']);
   const writer = new HttpStore(master.value);
   const http = await measureFanout(writer, () => new HttpStore(master.value));
   await writer.close();

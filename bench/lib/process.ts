@@ -60,3 +60,12 @@ export function peakRssMiB(pid: number): number {
 }
 
 export const round = (n: number, digits = 2): number => Number(n.toFixed(digits));
+
+const REPO = new URL('../../../', import.meta.url).pathname;
+
+/** Starts `bin/dcnet master ARGS` and resolves once it listens; `value` is its URL. */
+export function startDcnetMaster(args: string[]): ReturnType<typeof startChild> {
+  return startChild(process.execPath, [`${REPO}bin/dcnet`, 'master', ...args], (l) =>
+    l.includes('overlay master listening') ? (JSON.parse(l) as { url: string }).url : undefined,
+  );
+}

@@ -75,7 +75,7 @@ test('IPSources: first source with a valid IP wins; latest running status; unkno
       {
         state: 'TASK_RUNNING',
         timestamp: 1,
-        labels: [{ key: 'Docker.NetworkSettings.IPAddress', value: '1.1.1.1' }],
+        labels: [{ key: 'Docker.NetworkSettings.IPAddress', value: '192.0.2.1' }],
       },
       {
         state: 'TASK_RUNNING',
@@ -85,7 +85,7 @@ test('IPSources: first source with a valid IP wins; latest running status; unkno
       {
         state: 'TASK_STOPPED',
         timestamp: 9,
-        labels: [{ key: 'Docker.NetworkSettings.IPAddress', value: '9.9.9.9' }],
+        labels: [{ key: 'Docker.NetworkSettings.IPAddress', value: '192.0.2.9' }],
       },
     ],
   };
