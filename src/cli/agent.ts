@@ -6,6 +6,8 @@ import { createLogger } from './logger.js';
 import { parseListen } from './listen.js';
 import { UsageError } from './usage-error.js';
 import { parseAddress } from '../net/index.js';
+import { HttpStore } from '../store/index.js';
+import { L4lbAgent } from '../l4lb/index.js';
 
 function seconds(name: string, min: number): (v: string) => number {
   return (v) => {
@@ -55,6 +57,7 @@ export function addAgentCommand(program: Command): void {
     )
     .option('--backoff-min <s>', 'first registration retry bound', seconds('--backoff-min', 0.01), 5)
     .option('--backoff-max <s>', 'registration retry cap', seconds('--backoff-max', 0.01), 600)
+    .option('--no-l4lb', 'do not program the VIP load balancer (nftables table dcnet_l4lb)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .action(
       async (opts: {
@@ -73,6 +76,7 @@ export function addAgentCommand(program: Command): void {
         reregisterInterval: number;
         backoffMin: number;
         backoffMax: number;
+        l4lb: boolean;
         logLevel: string;
       }) => {
         if (parseAddress(opts.ip)?.family !== 4)
@@ -107,8 +111,21 @@ export function addAgentCommand(program: Command): void {
           backoffMinMs: opts.backoffMin * 1000,
           backoffMaxMs: opts.backoffMax * 1000,
         });
+        // The VIP table: watched in the store, programmed here; it stays in the kernel across restarts.
+        const l4lbStore = opts.l4lb ? new HttpStore(masters) : undefined;
+        const l4lb = l4lbStore
+          ? new L4lbAgent({
+              store: l4lbStore,
+              selfIp: opts.ip,
+              log: logger.child({ part: 'l4lb' }),
+              resyncMs: opts.resyncInterval * 1000,
+            })
+          : undefined;
+        l4lb?.start();
         const stop = (signal: string): void => {
           logger.info({ signal }, 'stopping (routes stay programmed; peers keep ours for the grace period)');
+          void l4lb?.stop();
+          void l4lbStore?.close();
           server.close().then(
             () => process.exit(0),
             () => process.exit(1),

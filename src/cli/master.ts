@@ -6,6 +6,8 @@ import { createLogger } from './logger.js';
 import { parseListen } from './listen.js';
 import { UsageError } from './usage-error.js';
 import { parseEtcdUrl } from '../store/index.js';
+import { MesosStatePoller, parseMasterEntry } from '../cluster/index.js';
+import { L4lbPublisher } from '../l4lb/index.js';
 
 export function addMasterCommand(program: Command): void {
   program
@@ -23,6 +25,11 @@ export function addMasterCommand(program: Command): void {
       'URL the other masters reach this one at (with --store; default from --listen)',
     )
     .option('--listen <host:port>', 'HTTP API address', '127.0.0.1:5050')
+    .option(
+      '--mesos <host:port[,…]>',
+      'Mesos masters to poll for /master/state: the leading dcnet master derives the VIP table from it',
+    )
+    .option('--mesos-refresh <s>', 'how often Mesos state is polled', '1')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .action(
       async (opts: {
@@ -32,11 +39,24 @@ export function addMasterCommand(program: Command): void {
         storePrefix: string;
         advertise?: string;
         listen: string;
+        mesos?: string;
+        mesosRefresh: string;
         logLevel: string;
       }) => {
         const logger = createLogger(opts.logLevel, 'dcnet-master');
         const { host, port } = parseListen(opts.listen);
         const config = await loadConfig(opts.config);
+        const mesos = opts.mesos?.split(',').filter((m) => m.trim() !== '') ?? [];
+        for (const m of mesos) {
+          try {
+            parseMasterEntry(m);
+          } catch (err) {
+            throw new UsageError(`--mesos: ${(err as Error).message}`);
+          }
+        }
+        const refreshS = Number(opts.mesosRefresh);
+        if (!Number.isFinite(refreshS) || refreshS < 0.05)
+          throw new UsageError(`--mesos-refresh: "${opts.mesosRefresh}" must be a number of seconds ≥ 0.05`);
         if (opts.store !== undefined) {
           try {
             parseEtcdUrl(opts.store);
@@ -62,8 +82,27 @@ export function addMasterCommand(program: Command): void {
               }
             : { dataDir: opts.dataDir }),
         });
+        let poller: MesosStatePoller | undefined;
+        if (mesos.length > 0) {
+          // Every master polls (a follower is ready to take over at once); only the leader writes.
+          const publisher = new L4lbPublisher({
+            store: server.store,
+            log: logger.child({ part: 'l4lb' }),
+            isLeader: () => server.master() !== undefined,
+            derive: { enableIpv6: config.enableIpv6 },
+          });
+          poller = new MesosStatePoller({
+            masters: mesos,
+            refreshMs: refreshS * 1000,
+            timeoutMs: Math.max(2000, refreshS * 2000),
+            log: logger.child({ part: 'mesos' }),
+          });
+          poller.onState((state) => void publisher.update(state));
+          poller.start();
+        }
         const stop = (signal: string): void => {
           logger.info({ signal }, 'stopping');
+          void poller?.stop();
           server.close().then(
             () => process.exit(0),
             (err: unknown) => {

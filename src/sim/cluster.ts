@@ -23,7 +23,8 @@ export interface ClusterOptions {
   /** Scratch directory for data dirs, CNI configs and leases. */
   readonly workdir: string;
   readonly agentArgs?: (name: string) => string[];
-  readonly masterArgs?: string[];
+  /** Extra master arguments (a function gets the master's host, e.g. for its address). */
+  readonly masterArgs?: string[] | ((host: Host) => string[]);
   /** Run etcd in the master's namespace and the master on it (`--store etcd://…`). */
   readonly etcd?: boolean;
   /** Port of the dcnet overlay master (default 5050; the demo moves it for the Mesos emulator). */
@@ -120,7 +121,9 @@ export class OverlayCluster {
         ...storeArgs,
         '--listen',
         `${host.ip}:${this.opts.masterPort ?? 5050}`,
-        ...(this.opts.masterArgs ?? []),
+        ...(typeof this.opts.masterArgs === 'function'
+          ? this.opts.masterArgs(host)
+          : (this.opts.masterArgs ?? [])),
       ],
       this.logOpts('master'),
     );

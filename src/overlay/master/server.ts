@@ -38,6 +38,8 @@ export interface MasterServerOptions {
 
 export interface MasterServer {
   readonly url: string;
+  /** The store this master serves (other parts of the master publish into it). */
+  readonly store: Store;
   /** The allocating master while this process leads (always, without HA). */
   master(): OverlayMaster | undefined;
   close(): Promise<void>;
@@ -103,6 +105,7 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
     log.info({ url, advertise, store: opts.storeUrl, ha: true }, 'overlay master listening');
     return {
       url,
+      store,
       master: () => (ha?.isLeader ? (ha.current() as OverlayMaster) : undefined),
       async close() {
         await ha?.stop();
@@ -156,6 +159,7 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
   log.info({ url: address, agents: master.agentCount }, 'overlay master listening');
   return {
     url: address,
+    store: single,
     master: () => master,
     async close() {
       await app.close();

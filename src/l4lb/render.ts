@@ -1,0 +1,257 @@
+// One node's nftables data plane for the VIP table, and its text (specs/test-machine.md §4): a
+// verdict map from VIP (address . protocol . port) to a chain per slot count, and one map from
+// (VIP . slot) to backend address . port. No chain per VIP or per backend, so a full load grows
+// linearly (10k VIPs load in about a second) and a backend change is a few element updates.
+// Slots are filled in proportion to weight (smooth weighted round robin); a VIP's slot is
+// `numgen random mod M`, or `jhash ip saddr mod M` with client-IP affinity (fixed seed: every
+// node maps a client to the same backend).
+import type { Family } from '../net/index.js';
+import type { VipTable } from './types.js';
+
+export const L4LB_TABLE = 'dcnet_l4lb';
+export const AFFINITY_SEED = '0x64636e74';
+/** Slot tables larger than this fall back to one slot per backend (weights ignored). */
+export const MAX_SLOTS = 128;
+/** Slot-count chains that always exist. nft 1.0.6 cannot add a rule that looks up a concatenated
+ *  `typeof` map it did not create in the same run ("conflicting protocols specified: ip vs. th"),
+ *  so chains are only ever made by a full load: the common ones up front, rarer ones (more
+ *  slots) by a full reload when a VIP first needs them. */
+export const PRESET_SLOTS = 32;
+/** The named ranges every node routes and rejects when unserved. */
+export const NAMED_RANGE4 = '11.0.0.0/8';
+export const NAMED_RANGE6 = 'fd01:c::/64';
+
+export interface NodeVip {
+  readonly family: Family;
+  readonly protocol: 'tcp' | 'udp';
+  readonly ip: string;
+  readonly port: number;
+  /** Backend targets as this node sends to them (`ip . port`), one per slot. */
+  readonly slots: readonly string[];
+  readonly chain: string;
+}
+
+/** What one node programs; keys are nft element texts, so that diffs and read-backs compare strings. */
+export interface NodeDataplane {
+  /** `11.0.0.37 . tcp . 80` → chain. Only VIPs with backends. */
+  readonly vips4: Map<string, string>;
+  readonly vips6: Map<string, string>;
+  /** `11.0.0.37 . tcp . 80 . 2` → `9.0.1.2 . 80`. */
+  readonly slots4: Map<string, string>;
+  readonly slots6: Map<string, string>;
+  /** `a . a` for backends on this node reached by themselves through a VIP (masqueraded). */
+  readonly hairpin4: Set<string>;
+  readonly hairpin6: Set<string>;
+  /** IP VIPs (`ip . proto . port`) rejected when they have no backend. */
+  readonly ipvips4: Set<string>;
+  readonly ipvips6: Set<string>;
+  /** Chains by name → slot count and affinity. */
+  readonly chains: Map<string, { family: Family; slots: number; affinity: boolean }>;
+  /** Addresses that need a route on this node for its own traffic (IP VIPs outside the ranges). */
+  readonly routes4: Set<string>;
+  readonly routes6: Set<string>;
+  /** For conntrack: VIP key → its distinct targets. */
+  readonly targets: Map<
+    string,
+    { family: Family; protocol: string; ip: string; port: number; targets: Set<string> }
+  >;
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+/** Slot list for weighted targets: smooth weighted round robin over the reduced weights. */
+export function fillSlots(targets: readonly { target: string; weight: number }[]): string[] {
+  if (targets.length === 0) return [];
+  let weights = targets.map((t) => t.weight);
+  const g = weights.reduce(gcd);
+  weights = weights.map((w) => w / g);
+  let total = weights.reduce((s, w) => s + w, 0);
+  if (total > MAX_SLOTS) {
+    weights = weights.map(() => 1);
+    total = weights.length;
+  }
+  const current = weights.map(() => 0);
+  const out: string[] = [];
+  for (let n = 0; n < total; n++) {
+    let best = 0;
+    for (let i = 0; i < weights.length; i++) {
+      current[i]! += weights[i]!;
+      if (current[i]! > current[best]!) best = i;
+    }
+    current[best]! -= total;
+    out.push(targets[best]!.target);
+  }
+  return out;
+}
+
+const inNamedRange4 = (ip: string): boolean => ip.startsWith('11.');
+const inNamedRange6 = (ip: string): boolean => /^fd01:c:(:|0:0:0:)/i.test(ip);
+
+export const chainName = (family: Family, slots: number, affinity: boolean): string =>
+  `g${family}-${slots}${affinity ? '-a' : ''}`;
+
+export function nodeDataplane(table: VipTable, selfIp: string): NodeDataplane {
+  const d: NodeDataplane = {
+    vips4: new Map(),
+    vips6: new Map(),
+    slots4: new Map(),
+    slots6: new Map(),
+    hairpin4: new Set(),
+    hairpin6: new Set(),
+    ipvips4: new Set(),
+    ipvips6: new Set(),
+    chains: new Map(
+      [4, 6].flatMap((family) =>
+        [false, true].flatMap((affinity) =>
+          Array.from({ length: PRESET_SLOTS }, (_, i) => [
+            chainName(family as Family, i + 1, affinity),
+            { family: family as Family, slots: i + 1, affinity },
+          ]),
+        ),
+      ) as [string, { family: Family; slots: number; affinity: boolean }][],
+    ),
+    routes4: new Set(),
+    routes6: new Set(),
+    targets: new Map(),
+  };
+  for (const v of table.vips) {
+    const v4 = v.family === 4;
+    const key = `${v.ip} . ${v.protocol} . ${v.port}`;
+    if (v4 ? !inNamedRange4(v.ip) : !inNamedRange6(v.ip)) {
+      (v4 ? d.ipvips4 : d.ipvips6).add(key);
+      (v4 ? d.routes4 : d.routes6).add(v.ip);
+    }
+    const targets = v.backends.map((b) => {
+      const local = b.agent === selfIp && b.local !== undefined;
+      const ip = local ? b.local!.ip : b.ip;
+      const port = local ? b.local!.port : b.port;
+      if (b.agent === selfIp && ip !== selfIp) (v4 ? d.hairpin4 : d.hairpin6).add(`${ip} . ${ip}`);
+      return { target: `${ip} . ${port}`, weight: b.weight };
+    });
+    d.targets.set(`${v.protocol}/${v.ip}/${v.port}`, {
+      family: v.family,
+      protocol: v.protocol,
+      ip: v.ip,
+      port: v.port,
+      targets: new Set(targets.map((t) => t.target)),
+    });
+    const slots = fillSlots(targets);
+    if (slots.length === 0) continue;
+    const chain = chainName(v.family, slots.length, v.affinity === true);
+    d.chains.set(chain, { family: v.family, slots: slots.length, affinity: v.affinity === true });
+    (v4 ? d.vips4 : d.vips6).set(key, chain);
+    slots.forEach((t, i) => (v4 ? d.slots4 : d.slots6).set(`${key} . ${i}`, t));
+  }
+  return d;
+}
+
+function chainRule(family: Family, slots: number, affinity: boolean): string {
+  const ipx = family === 4 ? 'ip' : 'ip6';
+  const pick = affinity
+    ? `jhash ${ipx} saddr mod ${slots} seed ${AFFINITY_SEED}`
+    : `numgen random mod ${slots}`;
+  return `dnat ${ipx} to ${ipx} daddr . meta l4proto . th dport . ${pick} map @be${family}`;
+}
+
+function elements(lines: string[], indent: string, items: Iterable<string>): void {
+  const list = [...items];
+  if (list.length === 0) return;
+  lines.push(`${indent}elements = {`);
+  for (let i = 0; i < list.length; i++) lines.push(`${indent}  ${list[i]}${i < list.length - 1 ? ',' : ''}`);
+  lines.push(`${indent}}`);
+}
+
+const mapItems = (m: Map<string, string>, verdict: boolean): string[] =>
+  [...m].map(([k, v]) => `${k} : ${verdict ? `goto ${v}` : v}`);
+
+/** The whole table, replacing any previous one in the same transaction. */
+export function renderTable(d: NodeDataplane): string {
+  const t = L4LB_TABLE;
+  const L: string[] = [`table inet ${t} {}`, `delete table inet ${t}`, `table inet ${t} {`];
+  const block = (head: string, body: string[], items?: string[]): void => {
+    L.push(`  ${head} {`, ...body.map((b) => `    ${b}`));
+    if (items) elements(L, '    ', items);
+    L.push('  }');
+  };
+  block('map vips4', ['type ipv4_addr . inet_proto . inet_service : verdict'], mapItems(d.vips4, true));
+  block('map vips6', ['type ipv6_addr . inet_proto . inet_service : verdict'], mapItems(d.vips6, true));
+  block(
+    'map be4',
+    ['typeof ip daddr . meta l4proto . th dport . numgen random mod 1 : ip daddr . th dport'],
+    mapItems(d.slots4, false),
+  );
+  block(
+    'map be6',
+    ['typeof ip6 daddr . meta l4proto . th dport . numgen random mod 1 : ip6 daddr . th dport'],
+    mapItems(d.slots6, false),
+  );
+  block('set hairpin4', ['typeof ip saddr . ip daddr'], [...d.hairpin4]);
+  block('set hairpin6', ['typeof ip6 saddr . ip6 daddr'], [...d.hairpin6]);
+  block('set ipvips4', ['type ipv4_addr . inet_proto . inet_service'], [...d.ipvips4]);
+  block('set ipvips6', ['type ipv6_addr . inet_proto . inet_service'], [...d.ipvips6]);
+  for (const [name, c] of [...d.chains].sort(([a], [b]) => (a < b ? -1 : 1)))
+    block(`chain ${name}`, [chainRule(c.family, c.slots, c.affinity)]);
+  const dispatch = [
+    'ip daddr . meta l4proto . th dport vmap @vips4',
+    'ip6 daddr . meta l4proto . th dport vmap @vips6',
+  ];
+  block('chain prerouting', ['type nat hook prerouting priority dstnat; policy accept;', ...dispatch]);
+  block('chain output', ['type nat hook output priority -100; policy accept;', ...dispatch]);
+  block('chain postrouting', [
+    'type nat hook postrouting priority srcnat; policy accept;',
+    'ct status dnat ip saddr . ip daddr @hairpin4 masquerade',
+    'ct status dnat ip6 saddr . ip6 daddr @hairpin6 masquerade',
+  ]);
+  // What is still addressed to a VIP after DNAT found no backend: refused at once, not left to time out.
+  const reject = [
+    `ip daddr ${NAMED_RANGE4} reject`,
+    `ip6 daddr ${NAMED_RANGE6} reject`,
+    'ip daddr . meta l4proto . th dport @ipvips4 reject',
+    'ip6 daddr . meta l4proto . th dport @ipvips6 reject',
+  ];
+  block('chain reject-forward', ['type filter hook forward priority filter; policy accept;', ...reject]);
+  block('chain reject-output', ['type filter hook output priority filter; policy accept;', ...reject]);
+  L.push('}');
+  return `${L.join('\n')}\n`;
+}
+
+function diffMap(
+  L: string[],
+  name: string,
+  from: Map<string, string>,
+  to: Map<string, string>,
+  verdict: boolean,
+): void {
+  const del: string[] = [];
+  const add: string[] = [];
+  for (const [k, v] of from) if (to.get(k) !== v) del.push(k);
+  for (const [k, v] of to) if (from.get(k) !== v) add.push(`${k} : ${verdict ? `goto ${v}` : v}`);
+  if (del.length) L.push(`delete element inet ${L4LB_TABLE} ${name} { ${del.join(', ')} }`);
+  if (add.length) L.push(`add element inet ${L4LB_TABLE} ${name} { ${add.join(', ')} }`);
+}
+
+function diffSet(L: string[], name: string, from: Set<string>, to: Set<string>): void {
+  const del = [...from].filter((k) => !to.has(k));
+  const add = [...to].filter((k) => !from.has(k));
+  if (del.length) L.push(`delete element inet ${L4LB_TABLE} ${name} { ${del.join(', ')} }`);
+  if (add.length) L.push(`add element inet ${L4LB_TABLE} ${name} { ${add.join(', ')} }`);
+}
+
+/** Only what changed, as one transaction ('' when nothing did); undefined when the change needs
+ *  a chain the kernel does not have yet (then the caller loads the whole table). */
+export function renderDiff(from: NodeDataplane, to: NodeDataplane): string | undefined {
+  for (const name of to.chains.keys()) if (!from.chains.has(name)) return undefined;
+  const L: string[] = [];
+  diffMap(L, 'be4', from.slots4, to.slots4, false);
+  diffMap(L, 'be6', from.slots6, to.slots6, false);
+  diffMap(L, 'vips4', from.vips4, to.vips4, true);
+  diffMap(L, 'vips6', from.vips6, to.vips6, true);
+  diffSet(L, 'hairpin4', from.hairpin4, to.hairpin4);
+  diffSet(L, 'hairpin6', from.hairpin6, to.hairpin6);
+  diffSet(L, 'ipvips4', from.ipvips4, to.ipvips4);
+  diffSet(L, 'ipvips6', from.ipvips6, to.ipvips6);
+  return L.length ? `${L.join('\n')}\n` : '';
+}
