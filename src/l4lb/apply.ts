@@ -4,7 +4,7 @@
 // conntrack entries flushed, so that their clients fail fast instead of hanging. Routes give the
 // node's own processes a way to the VIP ranges (there is no dummy device on these kernels).
 import type { Logger } from 'pino';
-import { ensureSysctl, ipBatch, nftApply, run, runJson, type RunOptions } from '../kernel/index.js';
+import { ipBatch, nftApply, run, runJson, type RunOptions } from '../kernel/index.js';
 import {
   L4LB_TABLE,
   NAMED_RANGE4,
@@ -217,7 +217,8 @@ export class L4lbReconciler {
   private async prepareNode(): Promise<void> {
     // Same-bridge clients and backends need bridged traffic to pass the IP hooks (test-machine §4.2).
     for (const key of ['net.bridge.bridge-nf-call-iptables', 'net.bridge.bridge-nf-call-ip6tables']) {
-      await ensureSysctl(key, '1').catch(() => {});
+      // Through the tool, so that it lands in the node's namespace (absent without br_netfilter).
+      await run('sysctl', ['-q', '-w', `${key}=1`], this.o.kernel).catch(() => {});
     }
   }
 
