@@ -209,7 +209,9 @@ export class L4lbReconciler {
       kind = diff ? 'incremental' : 'unchanged';
     }
     this.applied = want;
-    if (verify || kind !== 'unchanged') await this.syncRoutes(want);
+    const routesChanged =
+      !from || !sameSet(from.routes4, want.routes4) || !sameSet(from.routes6, want.routes6);
+    if (verify || kind === 'full' || routesChanged) await this.syncRoutes(want);
     const flushed = from ? await this.flushDeparted(from, want) : 0;
     return { kind, flushed };
   }

@@ -7,6 +7,8 @@ import { OverlayCluster, DCNET_BIN, REPO_ROOT } from './cluster.js';
 import { sweepStale, type Spawned } from './testbed.js';
 import { importBusybox, startDockerd } from './docker.js';
 import type { Topology } from './emulator/index.js';
+import { STORE_PREFIX } from '../store/index.js';
+import { vipFqdn, vipTableFromKvs, VIPS_PREFIX, type VipTable } from '../l4lb/index.js';
 
 export const DEMO_PORTS = { mesos: 5050, marathon: 8080, dcnetMaster: 5080 } as const;
 
@@ -231,6 +233,27 @@ export class Demo {
       .sort((a, b) => (a.app + a.agent < b.app + b.agent ? -1 : 1));
   }
 
+  /** The VIP table the master published (read from its store). */
+  async vips(): Promise<VipTable> {
+    const { cluster } = this;
+    const text = await cluster.httpPost(cluster.master.host, `${cluster.master.url}${STORE_PREFIX}/range`, {
+      prefix: VIPS_PREFIX,
+    });
+    return vipTableFromKvs((JSON.parse(text) as { kvs: { key: string; value: string }[] }).kvs).table;
+  }
+
+  /** Sends `n` requests to a VIP from a namespace; answers by task id ('FAIL' for a failure). */
+  async hitVip(netns: string, ip: string, port: number, n: number): Promise<Map<string, number>> {
+    const host = ip.includes(':') ? `[${ip}]` : ip;
+    const script = `for i in $(seq ${n}); do curl -s -g -m 2 http://${host}:${port}/ | head -1 | grep . || echo FAIL; done`;
+    const { stdout } = await this.cluster.tb.exec(netns, 'sh', ['-c', script], {
+      timeoutMs: 10_000 + n * 2500,
+    });
+    const out = new Map<string, number>();
+    for (const line of stdout.split('\n').filter(Boolean)) out.set(line, (out.get(line) ?? 0) + 1);
+    return out;
+  }
+
   /** A detached demo is kept alive by its daemons, not by the process that started it. */
   async handOver(): Promise<void> {
     const json = await this.clusterJson();
@@ -310,9 +333,24 @@ export class Demo {
       `  ip netns exec ${m.netns} curl -s ${this.marathonUrl}/v2/apps?embed=apps.tasks`,
       `  ip netns exec ${m.netns} curl -s ${this.mesosUrl}/master/state`,
       `  ip netns exec ${m.netns} curl -s ${cluster.master.url}/overlay-master/state`,
+    );
+    const vips = await this.vips().catch(() => ({ vips: [] }) as VipTable);
+    if (vips.vips.length > 0) {
+      lines.push('', 'VIPs (layer 4, programmed on every agent):');
+      for (const v of vips.vips) {
+        const addr = v.family === 6 ? `[${v.ip}]:${v.port}` : `${v.ip}:${v.port}`;
+        lines.push(
+          `  ${(v.name ? vipFqdn(v.name).slice(0, -1) : '(IP VIP)').padEnd(44)} ${v.protocol} ${addr.padEnd(22)} ${v.backends.length} backends`,
+        );
+      }
+      const first = vips.vips.find((v) => v.family === 4);
+      if (first && other)
+        lines.push(`  ip netns exec ${other[1].host.netns} curl -s http://${first.ip}:${first.port}/`);
+    }
+    lines.push(
       '',
-      'Not in this build yet (they join the demo as they land): DNS (web.marathon.mesos), VIPs',
-      '(web.marathon.l4lb.thisdcos.directory:80), layer 7 (web.example.test on the public agent).',
+      'Not in this build yet (they join the demo as they land): DNS (web.marathon.mesos and the VIP',
+      'names above), layer 7 (web.example.test on the public agent).',
     );
     return lines.join('\n');
   }
@@ -390,6 +428,26 @@ export class Demo {
           );
       }
       return `${tasks.length} tasks (overlay, bridge, host)`;
+    });
+    await record('l4lb: every app VIP reaches all its instances from every agent, no failure', async () => {
+      const { vips } = await this.vips();
+      let requests = 0;
+      for (const app of ['/web', '/legacy', '/hostsvc']) {
+        const v = vips.find((x) => x.family === 4 && x.name?.label.replace(/^\//, '') === app.slice(1));
+        if (!v) throw new Error(`no VIP for ${app} (${vips.length} VIPs published)`);
+        const want = tasks.filter((t) => t.app === app).map((t) => t.id);
+        for (const n of names) {
+          const seen = await this.hitVip(cluster.agent(n).host.netns, v.ip, v.port, want.length * 6);
+          requests += want.length * 6;
+          const missing = want.filter((id) => !seen.has(id));
+          const foreign = [...seen.keys()].filter((id) => !want.includes(id));
+          if (missing.length || foreign.length)
+            throw new Error(
+              `${app} VIP ${v.ip}:${v.port} from ${n}: ${JSON.stringify([...seen])} (missing ${missing.join(', ') || '-'})`,
+            );
+        }
+      }
+      return `3 VIPs × ${names.length} agents, ${requests} requests`;
     });
     await record('health checks: every web task healthy', async () => {
       const web = tasks.filter((t) => t.app === '/web');
