@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { RunOptions } from '../kernel/index.js';
 import type { Store, Watch, WatchEvent } from '../store/index.js';
 import { L4lbReconciler, type SyncResult } from './apply.js';
-import { parseVipJson, vipKey, VIPS_PREFIX, type Vip, type VipTable } from './types.js';
+import { parseVipJson, VIPS_PREFIX, type Vip, type VipTable } from './types.js';
 
 export interface L4lbAgentOptions {
   readonly store: Store;
@@ -42,9 +42,10 @@ export class L4lbAgent {
     });
   }
 
-  /** The table as this node last saw it. */
+  /** The table as this node last saw it (in no particular order; unchanged VIPs keep their
+   *  objects, which is how the data plane recognises them without comparing contents). */
   table(): VipTable {
-    return { vips: [...this.vips.values()].sort((a, b) => (vipKey(a) < vipKey(b) ? -1 : 1)) };
+    return { vips: [...this.vips.values()] };
   }
 
   get ready(): boolean {

@@ -9,9 +9,9 @@ import {
   L4LB_TABLE,
   NAMED_RANGE4,
   NAMED_RANGE6,
-  nodeDataplane,
-  renderDiff,
+  NodePlane,
   renderTable,
+  type Departed,
   type NodeDataplane,
 } from './render.js';
 import type { VipTable } from './types.js';
@@ -129,7 +129,7 @@ export class L4lbReconciler {
   private running: Promise<void> | undefined;
   private pending: VipTable | undefined;
   private pendingVerify = false;
-  private applied: NodeDataplane | undefined;
+  private plane: NodePlane | undefined;
   private lastError: string | undefined;
   private conntrack: boolean | undefined;
 
@@ -141,7 +141,7 @@ export class L4lbReconciler {
 
   /** The data plane last programmed (undefined until the first load). */
   get programmed(): NodeDataplane | undefined {
-    return this.applied;
+    return this.plane?.current;
   }
 
   /** Programs `table`; `verify` reads the kernel back first and reloads on drift. Resolves when a
@@ -174,7 +174,7 @@ export class L4lbReconciler {
           this.o.onSynced?.(res);
         } catch (err) {
           this.lastError = (err as Error).message;
-          this.applied = undefined; // unknown now: the next run loads the whole table
+          this.plane = undefined; // unknown now: the next run loads the whole table
           this.o.log.error({ err }, 'VIP data plane update failed; retrying at the next resync');
         }
       }
@@ -184,36 +184,40 @@ export class L4lbReconciler {
   }
 
   private async sync(table: VipTable, verify: boolean): Promise<Omit<SyncResult, 'ms' | 'vips'>> {
-    const want = nodeDataplane(table, this.o.selfIp);
-    const from = this.applied;
-    // Chains are only made by full loads and never dropped by increments (see PRESET_SLOTS).
-    if (from) for (const [name, c] of from.chains) if (!want.chains.has(name)) want.chains.set(name, c);
-    let kind: SyncKind;
-    if (from && verify) {
-      const drift = await this.readDrift(want);
+    let plane = this.plane;
+    if (!plane) {
+      plane = new NodePlane(this.o.selfIp);
+      plane.update(table);
+      await this.prepareNode();
+      await nftApply(renderTable(plane.current), this.o.kernel);
+      await this.syncRoutes(plane.current);
+      this.plane = plane;
+      return { kind: 'full', flushed: 0 };
+    }
+    // The plane is updated before the kernel: if the kernel then fails, the plane is dropped and
+    // the next run loads everything.
+    this.plane = undefined;
+    const change = plane.update(table);
+    let kind: SyncKind = 'unchanged';
+    if (change.needsChain) {
+      await nftApply(renderTable(plane.current), this.o.kernel);
+      kind = 'full';
+    } else if (change.script) {
+      await nftApply(change.script, this.o.kernel);
+      kind = 'incremental';
+    }
+    if (verify) {
+      const drift = await this.readDrift(plane.current);
       if (drift.length > 0) {
         this.o.log.warn({ drift }, 'VIP data plane drifted from the table; reloading it');
-        await nftApply(renderTable(want), this.o.kernel);
-        this.applied = want;
-        await this.syncRoutes(want);
-        return { kind: 'repair', flushed: await this.flushDeparted(from, want) };
+        await nftApply(renderTable(plane.current), this.o.kernel);
+        kind = 'repair';
       }
     }
-    const diff = from ? renderDiff(from, want) : undefined;
-    if (diff === undefined) {
-      if (!from) await this.prepareNode();
-      await nftApply(renderTable(want), this.o.kernel);
-      kind = 'full';
-    } else {
-      if (diff) await nftApply(diff, this.o.kernel);
-      kind = diff ? 'incremental' : 'unchanged';
-    }
-    this.applied = want;
-    const routesChanged =
-      !from || !sameSet(from.routes4, want.routes4) || !sameSet(from.routes6, want.routes6);
-    if (verify || kind === 'full' || routesChanged) await this.syncRoutes(want);
-    const flushed = from ? await this.flushDeparted(from, want) : 0;
-    return { kind, flushed };
+    if (verify || kind === 'full' || kind === 'repair' || change.routesChanged)
+      await this.syncRoutes(plane.current);
+    this.plane = plane;
+    return { kind, flushed: await this.flushDeparted(change.departed) };
   }
 
   private async prepareNode(): Promise<void> {
@@ -224,6 +228,7 @@ export class L4lbReconciler {
     }
   }
 
+  /** How the kernel differs from `want` (named; empty = in sync). */
   private async readDrift(want: NodeDataplane): Promise<string[]> {
     let doc: NftDoc;
     try {
@@ -296,31 +301,26 @@ export class L4lbReconciler {
   }
 
   /** Deletes conntrack entries of VIP connections whose backend left the VIP. */
-  private async flushDeparted(from: NodeDataplane, to: NodeDataplane): Promise<number> {
-    const jobs: string[][] = [];
-    for (const [key, old] of from.targets) {
-      const now = to.targets.get(key)?.targets ?? new Set<string>();
-      for (const t of old.targets) {
-        if (now.has(t)) continue;
-        const [ip, port] = t.split(' . ');
-        jobs.push([
-          '-D',
-          '-f',
-          old.family === 4 ? 'ipv4' : 'ipv6',
-          '-p',
-          old.protocol,
-          '--orig-dst',
-          old.ip,
-          '--orig-port-dst',
-          String(old.port),
-          '--reply-src',
-          ip!,
-          '--reply-port-src',
-          port!,
-        ]);
-      }
-    }
-    if (jobs.length === 0 || !(await this.hasConntrack())) return 0;
+  private async flushDeparted(departed: readonly Departed[]): Promise<number> {
+    if (departed.length === 0 || !(await this.hasConntrack())) return 0;
+    const jobs = departed.map((d) => {
+      const [ip, port] = d.target.split(' . ');
+      return [
+        '-D',
+        '-f',
+        d.family === 4 ? 'ipv4' : 'ipv6',
+        '-p',
+        d.protocol,
+        '--orig-dst',
+        d.ip,
+        '--orig-port-dst',
+        String(d.port),
+        '--reply-src',
+        ip!,
+        '--reply-port-src',
+        port!,
+      ];
+    });
     // Exit 1 means "nothing matched": not an error.
     for (let i = 0; i < jobs.length; i += 8)
       await Promise.all(

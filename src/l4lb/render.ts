@@ -6,7 +6,7 @@
 // `numgen random mod M`, or `jhash ip saddr mod M` with client-IP affinity (fixed seed: every
 // node maps a client to the same backend).
 import type { Family } from '../net/index.js';
-import type { VipTable } from './types.js';
+import type { Vip, VipTable } from './types.js';
 
 export const L4LB_TABLE = 'dcnet_l4lb';
 export const AFFINITY_SEED = '0x64636e74';
@@ -65,6 +65,7 @@ function gcd(a: number, b: number): number {
 /** Slot list for weighted targets: smooth weighted round robin over the reduced weights. */
 export function fillSlots(targets: readonly { target: string; weight: number }[]): string[] {
   if (targets.length === 0) return [];
+  if (targets.every((t) => t.weight === targets[0]!.weight)) return targets.map((t) => t.target);
   let weights = targets.map((t) => t.weight);
   const g = weights.reduce(gcd);
   weights = weights.map((w) => w / g);
@@ -93,8 +94,9 @@ const inNamedRange6 = (ip: string): boolean => /^fd01:c:(:|0:0:0:)/i.test(ip);
 export const chainName = (family: Family, slots: number, affinity: boolean): string =>
   `g${family}-${slots}${affinity ? '-a' : ''}`;
 
-export function nodeDataplane(table: VipTable, selfIp: string): NodeDataplane {
-  const d: NodeDataplane = {
+/** An empty data plane: no VIPs, the preset chains. */
+export function emptyDataplane(): NodeDataplane {
+  return {
     vips4: new Map(),
     vips6: new Map(),
     slots4: new Map(),
@@ -117,35 +119,250 @@ export function nodeDataplane(table: VipTable, selfIp: string): NodeDataplane {
     routes6: new Set(),
     targets: new Map(),
   };
-  for (const v of table.vips) {
-    const v4 = v.family === 4;
-    const key = `${v.ip} . ${v.protocol} . ${v.port}`;
-    if (v4 ? !inNamedRange4(v.ip) : !inNamedRange6(v.ip)) {
-      (v4 ? d.ipvips4 : d.ipvips6).add(key);
-      (v4 ? d.routes4 : d.routes6).add(v.ip);
+}
+
+/** What one VIP adds to a node's data plane. */
+export interface Contribution {
+  readonly key: string;
+  readonly family: Family;
+  /** `ip . proto . port` (the dispatch and IP-VIP element key). */
+  readonly element: string;
+  readonly chain?: { name: string; slots: number; affinity: boolean };
+  readonly slots: readonly string[];
+  readonly hairpin: readonly string[];
+  readonly ipVip: boolean;
+  readonly targets: Set<string>;
+}
+
+export function contribution(v: Vip, selfIp: string): Contribution {
+  const element = `${v.ip} . ${v.protocol} . ${v.port}`;
+  const hairpin: string[] = [];
+  const targets = v.backends.map((b) => {
+    const local = b.agent === selfIp && b.local !== undefined;
+    const ip = local ? b.local!.ip : b.ip;
+    const port = local ? b.local!.port : b.port;
+    if (b.agent === selfIp && ip !== selfIp) hairpin.push(`${ip} . ${ip}`);
+    return { target: `${ip} . ${port}`, weight: b.weight };
+  });
+  const slots = fillSlots(targets);
+  const affinity = v.affinity === true;
+  return {
+    key: `${v.protocol}/${v.ip}/${v.port}`,
+    family: v.family,
+    element,
+    ...(slots.length > 0 && {
+      chain: { name: chainName(v.family, slots.length, affinity), slots: slots.length, affinity },
+    }),
+    slots,
+    hairpin,
+    ipVip: v.family === 4 ? !inNamedRange4(v.ip) : !inNamedRange6(v.ip),
+    targets: new Set(targets.map((t) => t.target)),
+  };
+}
+
+export function nodeDataplane(table: VipTable, selfIp: string): NodeDataplane {
+  const plane = new NodePlane(selfIp);
+  plane.update(table);
+  return plane.current;
+}
+
+/** A departed backend of a VIP (its connections are flushed). */
+export interface Departed {
+  readonly family: Family;
+  readonly protocol: string;
+  readonly ip: string;
+  readonly port: number;
+  readonly target: string;
+}
+
+export interface PlaneChange {
+  /** The increment as one nft transaction ('' when nothing changed). */
+  readonly script: string;
+  /** A VIP needs a chain the kernel lacks: only a full load can make it (see PRESET_SLOTS). */
+  readonly needsChain: boolean;
+  readonly routesChanged: boolean;
+  readonly departed: readonly Departed[];
+  readonly changedVips: number;
+}
+
+const vipIpOf = (element: string): string => element.slice(0, element.indexOf(' '));
+
+interface PlaneEntry {
+  readonly vip: Vip;
+  readonly c: Contribution;
+  gen: number;
+}
+
+/** One node's data plane kept up to date VIP by VIP: a new table costs a scan for changed VIP
+ *  objects (unchanged ones are the same objects) plus work for the changed ones only, and yields
+ *  the element-level increment directly. Shared elements (hairpin pairs, routes) are counted. */
+export class NodePlane {
+  readonly current: NodeDataplane = emptyDataplane();
+  private readonly byKey = new Map<string, PlaneEntry>();
+  /** Entries by VIP object: an unchanged VIP is recognised without building its key. */
+  private readonly known = new Map<Vip, PlaneEntry>();
+  private readonly refs = new Map<string, number>();
+  private gen = 0;
+  private loaded = false;
+
+  constructor(private readonly selfIp: string) {}
+
+  private ref(set: Set<string>, tag: string, item: string, delta: number): void {
+    const k = `${tag} ${item}`;
+    const n = (this.refs.get(k) ?? 0) + delta;
+    if (n > 0) {
+      this.refs.set(k, n);
+      set.add(item);
+    } else {
+      this.refs.delete(k);
+      set.delete(item);
     }
-    const targets = v.backends.map((b) => {
-      const local = b.agent === selfIp && b.local !== undefined;
-      const ip = local ? b.local!.ip : b.ip;
-      const port = local ? b.local!.port : b.port;
-      if (b.agent === selfIp && ip !== selfIp) (v4 ? d.hairpin4 : d.hairpin6).add(`${ip} . ${ip}`);
-      return { target: `${ip} . ${port}`, weight: b.weight };
-    });
-    d.targets.set(`${v.protocol}/${v.ip}/${v.port}`, {
-      family: v.family,
-      protocol: v.protocol,
-      ip: v.ip,
-      port: v.port,
-      targets: new Set(targets.map((t) => t.target)),
-    });
-    const slots = fillSlots(targets);
-    if (slots.length === 0) continue;
-    const chain = chainName(v.family, slots.length, v.affinity === true);
-    d.chains.set(chain, { family: v.family, slots: slots.length, affinity: v.affinity === true });
-    (v4 ? d.vips4 : d.vips6).set(key, chain);
-    slots.forEach((t, i) => (v4 ? d.slots4 : d.slots6).set(`${key} . ${i}`, t));
   }
-  return d;
+
+  private apply(c: Contribution, sign: 1 | -1): void {
+    const d = this.current;
+    const v4 = c.family === 4;
+    const slots = v4 ? d.slots4 : d.slots6;
+    for (const h of c.hairpin) this.ref(v4 ? d.hairpin4 : d.hairpin6, `h${c.family}`, h, sign);
+    if (c.ipVip) {
+      this.ref(v4 ? d.routes4 : d.routes6, `r${c.family}`, vipIpOf(c.element), sign);
+      if (sign > 0) (v4 ? d.ipvips4 : d.ipvips6).add(c.element);
+      else (v4 ? d.ipvips4 : d.ipvips6).delete(c.element);
+    }
+    if (sign > 0) {
+      const [ip, protocol, port] = [
+        vipIpOf(c.element),
+        c.key.slice(0, 3),
+        Number(c.key.slice(c.key.lastIndexOf('/') + 1)),
+      ];
+      d.targets.set(c.key, { family: c.family, protocol, ip, port, targets: c.targets });
+      if (c.chain) {
+        d.chains.set(c.chain.name, { family: c.family, slots: c.chain.slots, affinity: c.chain.affinity });
+        (v4 ? d.vips4 : d.vips6).set(c.element, c.chain.name);
+      }
+      c.slots.forEach((t, i) => slots.set(`${c.element} . ${i}`, t));
+    } else {
+      d.targets.delete(c.key);
+      (v4 ? d.vips4 : d.vips6).delete(c.element);
+      for (let i = 0; i < c.slots.length; i++) slots.delete(`${c.element} . ${i}`);
+    }
+  }
+
+  update(table: VipTable): PlaneChange {
+    const d = this.current;
+    const gen = ++this.gen;
+    if (!this.loaded) {
+      // First load: no increment to compute (the caller loads the whole table).
+      this.loaded = true;
+      for (const v of table.vips) {
+        const c = contribution(v, this.selfIp);
+        const old = this.byKey.get(c.key);
+        if (old) this.apply(old.c, -1); // a duplicate key in the table: the last one wins
+        this.apply(c, 1);
+        const e: PlaneEntry = { vip: v, c, gen };
+        this.byKey.set(c.key, e);
+        this.known.set(v, e);
+      }
+      return {
+        script: '',
+        needsChain: false,
+        routesChanged: true,
+        departed: [],
+        changedVips: table.vips.length,
+      };
+    }
+    const changes: { old?: Contribution; now?: Contribution; vip?: Vip }[] = [];
+    for (const v of table.vips) {
+      const same = this.known.get(v);
+      if (same) {
+        same.gen = gen;
+        continue;
+      }
+      const now = contribution(v, this.selfIp);
+      const had = this.byKey.get(now.key);
+      if (had) had.gen = gen;
+      changes.push({ ...(had && { old: had.c }), now, vip: v });
+    }
+    for (const e of this.byKey.values()) if (e.gen !== gen) changes.push({ old: e.c });
+    // Element values before, on the keys the change touches.
+    type Coll = Map<string, string> | Set<string>;
+    const touched = new Map<Coll, { name: string; keys: Set<string>; verdict?: boolean }>();
+    const touch = (coll: Coll, name: string, key: string, verdict?: boolean): void => {
+      let t = touched.get(coll);
+      if (!t) touched.set(coll, (t = { name, keys: new Set(), ...(verdict && { verdict }) }));
+      t.keys.add(key);
+    };
+    const touchAll = (c: Contribution): void => {
+      const v4 = c.family === 4;
+      touch(v4 ? d.vips4 : d.vips6, v4 ? 'vips4' : 'vips6', c.element, true);
+      c.slots.forEach((_, i) => touch(v4 ? d.slots4 : d.slots6, v4 ? 'be4' : 'be6', `${c.element} . ${i}`));
+      for (const h of c.hairpin) touch(v4 ? d.hairpin4 : d.hairpin6, v4 ? 'hairpin4' : 'hairpin6', h);
+      if (c.ipVip) touch(v4 ? d.ipvips4 : d.ipvips6, v4 ? 'ipvips4' : 'ipvips6', c.element);
+    };
+    for (const ch of changes) {
+      if (ch.old) touchAll(ch.old);
+      if (ch.now) touchAll(ch.now);
+    }
+    const value = (coll: Coll, k: string): string | undefined =>
+      coll instanceof Map ? coll.get(k) : coll.has(k) ? '' : undefined;
+    const before = new Map<Coll, Map<string, string | undefined>>();
+    for (const [coll, t] of touched) before.set(coll, new Map([...t.keys].map((k) => [k, value(coll, k)])));
+    const routesBefore = `${[...d.routes4].join()}|${[...d.routes6].join()}`;
+    let needsChain = false;
+    const departed: Departed[] = [];
+    for (const ch of changes) {
+      if (ch.old) {
+        this.apply(ch.old, -1);
+        this.known.delete(this.byKey.get(ch.old.key)!.vip);
+      }
+      if (ch.now) {
+        if (ch.now.chain && !d.chains.has(ch.now.chain.name)) needsChain = true;
+        this.apply(ch.now, 1);
+        const e: PlaneEntry = { vip: ch.vip!, c: ch.now, gen };
+        this.byKey.set(ch.now.key, e);
+        this.known.set(ch.vip!, e);
+      } else this.byKey.delete(ch.old!.key);
+      if (ch.old) {
+        const [ip, port] = [
+          vipIpOf(ch.old.element),
+          Number(ch.old.key.slice(ch.old.key.lastIndexOf('/') + 1)),
+        ];
+        for (const target of ch.old.targets)
+          if (!ch.now?.targets.has(target))
+            departed.push({ family: ch.old.family, protocol: ch.old.key.slice(0, 3), ip, port, target });
+      }
+    }
+    // The increment: removals first, so that a re-added key never meets its old value.
+    const dels: string[] = [];
+    const adds: string[] = [];
+    for (const name of ['be4', 'be6', 'vips4', 'vips6', 'hairpin4', 'hairpin6', 'ipvips4', 'ipvips6']) {
+      for (const [coll, t] of touched) {
+        if (t.name !== name) continue;
+        const del: string[] = [];
+        const add: string[] = [];
+        const was = before.get(coll)!;
+        for (const k of t.keys) {
+          const a = was.get(k);
+          const b = value(coll, k);
+          if (a === b) continue;
+          if (a !== undefined) del.push(k);
+          if (b !== undefined) add.push(coll instanceof Map ? `${k} : ${t.verdict ? `goto ${b}` : b}` : k);
+        }
+        if (del.length) dels.push(`delete element inet ${L4LB_TABLE} ${name} { ${del.join(', ')} }`);
+        if (add.length) adds.push(`add element inet ${L4LB_TABLE} ${name} { ${add.join(', ')} }`);
+      }
+    }
+    // Deleting dispatch entries before slots is not needed inside one transaction, but adding
+    // slots before the dispatch that uses them reads better: adds keep the be*-first order.
+    const lines = [...dels, ...adds];
+    return {
+      script: lines.length ? `${lines.join('\n')}\n` : '',
+      needsChain,
+      routesChanged: routesBefore !== `${[...d.routes4].join()}|${[...d.routes6].join()}`,
+      departed,
+      changedVips: changes.length,
+    };
+  }
 }
 
 function chainRule(family: Family, slots: number, affinity: boolean): string {

@@ -15,6 +15,7 @@ import {
   parseVipValue,
   phash2,
   renderDiff,
+  NodePlane,
   renderTable,
   vipFqdn,
   vipTableFromKvs,
@@ -362,4 +363,96 @@ test('read-back: the kernel JSON of the rendered table shows no drift; a lost el
     nftables: json.nftables.filter((i) => (i as { rule?: { chain: string } }).rule?.chain !== 'output'),
   };
   assert.deepEqual(driftOf(parseKernelTable(noChain), want), ['chain output']);
+});
+
+/** `delete/add element … NAME { a, b }` lines as a sorted list of single-element operations. */
+const ops = (script: string | undefined): string[] =>
+  (script ?? '')
+    .split('\n')
+    .filter(Boolean)
+    .flatMap((line) => {
+      const m = /^(delete|add) element inet dcnet_l4lb (\S+) \{ (.*) \}$/.exec(line);
+      assert.ok(m, line);
+      return m[3]!.split(', ').map((e) => `${m[1]} ${m[2]} ${e}`);
+    })
+    .sort();
+
+test('incremental plane: after any change it equals a fresh derivation, and its increment is the diff', () => {
+  const plane = new NodePlane('10.0.0.1');
+  plane.update(small);
+  let table = small;
+  const steps: ((t: VipTable) => VipTable)[] = [
+    // a backend replaced
+    (t) => ({
+      vips: t.vips.map((v) =>
+        v.ip === '11.0.0.37' ? { ...v, backends: [v.backends[0]!, { ...v.backends[1]!, ip: '9.0.3.2' }] } : v,
+      ),
+    }),
+    // a VIP added, with a local backend sharing a hairpin pair with another VIP
+    (t) => ({ vips: [...t.vips, { ...small.vips[0]!, ip: '11.0.0.99', port: 81 }] }),
+    // weights change: slot count and chain change
+    (t) => ({
+      vips: t.vips.map((v) =>
+        v.ip === '11.0.0.99' ? { ...v, backends: [{ ...v.backends[0]!, weight: 1 }, v.backends[1]!] } : v,
+      ),
+    }),
+    // one of the two VIPs sharing the hairpin pair goes; the pair must stay
+    (t) => ({ vips: t.vips.filter((v) => !(v.ip === '11.0.0.37')) }),
+    // an IP VIP loses its backends, another appears on the same address (route shared)
+    (t) => ({
+      vips: [
+        ...t.vips.map((v) => (v.ip === '192.0.2.10' ? { ...v, backends: [] } : v)),
+        { ...small.vips[2]!, port: 54 },
+      ],
+    }),
+    // affinity flips
+    (t) => ({ vips: t.vips.map((v) => (v.port === 54 ? { ...v, affinity: false } : v)) }),
+    // everything goes
+    () => ({ vips: [] }),
+  ];
+  for (const [i, step] of steps.entries()) {
+    const before = nodeDataplane(table, '10.0.0.1');
+    table = step(table);
+    const change = plane.update(table);
+    const fresh = nodeDataplane(table, '10.0.0.1');
+    for (const k of [
+      'vips4',
+      'vips6',
+      'slots4',
+      'slots6',
+      'hairpin4',
+      'hairpin6',
+      'ipvips4',
+      'ipvips6',
+      'routes4',
+      'routes6',
+    ] as const)
+      assert.deepEqual(new Set([...plane.current[k]]), new Set([...fresh[k]]), `step ${i}: ${k}`);
+    assert.deepEqual(ops(change.script), ops(renderDiff(before, fresh)), `step ${i}: increment`);
+  }
+  assert.equal(plane.current.hairpin4.size, 0);
+  assert.equal(plane.current.routes4.size, 0);
+});
+
+test('incremental plane: departed targets are reported per VIP (for the conntrack flush)', () => {
+  const plane = new NodePlane('10.0.0.2');
+  plane.update(small);
+  const change = plane.update({ vips: small.vips.filter((v) => v.ip !== '11.0.0.38') });
+  assert.deepEqual(change.departed.map((d) => `${d.protocol} ${d.ip}:${d.port} -> ${d.target}`).sort(), [
+    'tcp 11.0.0.38:8080 -> 10.0.0.1 . 31001',
+    'tcp 11.0.0.38:8080 -> 172.31.1.2 . 8080',
+  ]);
+  assert.equal(plane.update({ vips: small.vips.filter((v) => v.ip !== '11.0.0.38') }).script, '');
+});
+
+test('incremental plane: a node that started with no VIPs gets its first ones as an increment', () => {
+  const plane = new NodePlane('10.0.0.1');
+  assert.equal(plane.update({ vips: [] }).script, '');
+  const change = plane.update(small);
+  assert.deepEqual(
+    ops(change.script),
+    ops(renderDiff(nodeDataplane({ vips: [] }, '10.0.0.1'), nodeDataplane(small, '10.0.0.1'))),
+  );
+  assert.ok(change.script.includes('add element inet dcnet_l4lb vips4'));
+  assert.equal(change.routesChanged, true);
 });
