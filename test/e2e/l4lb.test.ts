@@ -302,3 +302,41 @@ test(
     await eventually(async () => assert.equal((await running('/web')).length, 3), 15_000);
   },
 );
+
+test(
+  'VIPs keep working while the dcnet master is down and across an agent restart',
+  { skip: NEEDS_ROOT },
+  async () => {
+    const v = await vipOf('/web');
+    const want = (await running('/web')).map((t) => t.id).sort();
+    const client = clients.get('a3')!;
+    await demo.cluster.stopMaster('SIGKILL');
+    try {
+      const seen = await demo.hitVip(client.netns, v.ip, v.port, 18);
+      assert.equal(seen.get('FAIL'), undefined, JSON.stringify([...seen]));
+      assert.deepEqual([...seen.keys()].sort(), want, 'master down: the programmed table serves');
+      // An agent restarting while the master is away keeps the table it programmed.
+      await demo.cluster.stopAgent('a3');
+      demo.cluster.startAgent('a3');
+      await sleep(1500);
+      const again = await demo.hitVip(client.netns, v.ip, v.port, 18);
+      assert.equal(again.get('FAIL'), undefined, JSON.stringify([...again]));
+      assert.deepEqual([...again.keys()].sort(), want, 'agent restarted without a master');
+    } finally {
+      demo.cluster.restartMaster();
+    }
+    // Back: changes flow again (a scale shows up on the restarted agent).
+    await eventually(
+      async () => assert.equal((await api('PUT', '/v2/apps/web', { instances: 4 })).status, 200),
+      20_000,
+      500,
+    );
+    const fresh = await eventually(async () => {
+      const t = (await running('/web')).find((x) => !want.includes(x.id));
+      assert.ok(t);
+      return t;
+    }, 20_000);
+    await whenTarget('a3', v, `${fresh.ipAddresses[0]!.ipAddress} . 80`, true, 15_000);
+    assert.equal((await api('PUT', '/v2/apps/web', { instances: 3 })).status, 200);
+  },
+);
