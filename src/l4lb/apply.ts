@@ -10,6 +10,7 @@ import {
   NAMED_RANGE4,
   NAMED_RANGE6,
   NodePlane,
+  goneElement,
   renderTable,
   type Departed,
   type NodeDataplane,
@@ -35,6 +36,9 @@ export interface L4lbReconcilerOptions {
   readonly log: Logger;
   readonly kernel?: RunOptions;
   readonly onSynced?: (r: SyncResult) => void;
+  /** How departed backends' flows are cut: `conntrack -D` (default when the tool exists), or
+   *  `nft`: the gone sets reset their packets (without the tool, or forced for tests). */
+  readonly flush?: 'auto' | 'conntrack' | 'nft';
 }
 
 type NftDoc = { nftables: Record<string, unknown>[] };
@@ -111,8 +115,9 @@ export function driftOf(kernel: KernelL4lb, want: NodeDataplane): string[] {
     ['prerouting', 2],
     ['output', 2],
     ['postrouting', 2],
-    ['reject-forward', 4],
-    ['reject-output', 4],
+    ['reject-forward', 8],
+    ['reject-output', 8],
+    ['reject-input', 4],
     ...[...want.chains.keys()].map((c): [string, number] => [c, 1]),
   ]);
   for (const [name, n] of chains) if (kernel.rules.get(name) !== n) out.push(`chain ${name}`);
@@ -132,6 +137,8 @@ export class L4lbReconciler {
   private plane: NodePlane | undefined;
   private lastError: string | undefined;
   private conntrack: boolean | undefined;
+  /** Elements put into the gone sets (only with nft flushing); a full load empties them. */
+  private readonly gone = new Set<string>();
 
   constructor(private readonly o: L4lbReconcilerOptions) {}
 
@@ -190,6 +197,7 @@ export class L4lbReconciler {
       plane.update(table);
       await this.prepareNode();
       await nftApply(renderTable(plane.current), this.o.kernel);
+      this.gone.clear();
       await this.syncRoutes(plane.current);
       this.plane = plane;
       return { kind: 'full', flushed: 0 };
@@ -199,11 +207,21 @@ export class L4lbReconciler {
     this.plane = undefined;
     const change = plane.update(table);
     let kind: SyncKind = 'unchanged';
+    const viaNft = await this.flushesWithNft();
     if (change.needsChain) {
       await nftApply(renderTable(plane.current), this.o.kernel);
+      this.gone.clear();
       kind = 'full';
     } else if (change.script) {
-      await nftApply(change.script, this.o.kernel);
+      // A backend that comes back leaves the gone set in the transaction that offers it again.
+      const back = viaNft ? change.arrived.map(goneElement).filter((e) => this.gone.has(e)) : [];
+      const fam = (e: string): string => (e.includes(':') ? 'gone6' : 'gone4');
+      const unGone = back.flatMap((e) => [
+        `add element inet ${L4LB_TABLE} ${fam(e)} { ${e} }`,
+        `delete element inet ${L4LB_TABLE} ${fam(e)} { ${e} }`,
+      ]);
+      await nftApply(`${unGone.join('\n')}${unGone.length ? '\n' : ''}${change.script}`, this.o.kernel);
+      for (const e of back) this.gone.delete(e);
       kind = 'incremental';
     }
     if (verify) {
@@ -211,13 +229,17 @@ export class L4lbReconciler {
       if (drift.length > 0) {
         this.o.log.warn({ drift }, 'VIP data plane drifted from the table; reloading it');
         await nftApply(renderTable(plane.current), this.o.kernel);
+        this.gone.clear();
         kind = 'repair';
       }
     }
     if (verify || kind === 'full' || kind === 'repair' || change.routesChanged)
       await this.syncRoutes(plane.current);
     this.plane = plane;
-    return { kind, flushed: await this.flushDeparted(change.departed) };
+    return {
+      kind,
+      flushed: viaNft ? await this.goneDeparted(change.departed) : await this.flushDeparted(change.departed),
+    };
   }
 
   private async prepareNode(): Promise<void> {
@@ -293,11 +315,25 @@ export class L4lbReconciler {
       } catch {
         this.conntrack = false;
         this.o.log.warn(
-          'the conntrack tool is not installed: connections to departed backends are not flushed and time out instead',
+          'the conntrack tool is not installed: flows to departed backends are reset by nftables instead of deleted',
         );
       }
     }
     return this.conntrack;
+  }
+
+  private async flushesWithNft(): Promise<boolean> {
+    const mode = this.o.flush ?? 'auto';
+    return mode === 'nft' || (mode === 'auto' && !(await this.hasConntrack()));
+  }
+
+  /** Without conntrack: departed backends go into the gone sets, whose rules reset their flows. */
+  private async goneDeparted(departed: readonly Departed[]): Promise<number> {
+    if (departed.length === 0) return 0;
+    const lines = departed.map((d) => `add element inet ${L4LB_TABLE} gone${d.family} { ${goneElement(d)} }`);
+    await nftApply(`${lines.join('\n')}\n`, this.o.kernel);
+    for (const d of departed) this.gone.add(goneElement(d));
+    return departed.length;
   }
 
   /** Deletes conntrack entries of VIP connections whose backend left the VIP. */

@@ -20,6 +20,11 @@ export const PRESET_SLOTS = 32;
 /** The named ranges every node routes and rejects when unserved. */
 export const NAMED_RANGE4 = '11.0.0.0/8';
 export const NAMED_RANGE6 = 'fd01:c::/64';
+/** How long a departed backend's flows are reset when conntrack cannot flush them. */
+export const GONE_TIMEOUT = '1h';
+
+/** `VIP . proto . backend ip . backend port`: an element of the gone sets. */
+export const goneElement = (d: Departed): string => `${d.ip} . ${d.protocol} . ${d.target}`;
 
 export interface NodeVip {
   readonly family: Family;
@@ -182,6 +187,8 @@ export interface PlaneChange {
   readonly needsChain: boolean;
   readonly routesChanged: boolean;
   readonly departed: readonly Departed[];
+  /** Targets new to their VIP (a departed one coming back must leave the `gone` sets). */
+  readonly arrived: readonly Departed[];
   readonly changedVips: number;
 }
 
@@ -268,6 +275,7 @@ export class NodePlane {
         needsChain: false,
         routesChanged: true,
         departed: [],
+        arrived: [],
         changedVips: table.vips.length,
       };
     }
@@ -310,6 +318,7 @@ export class NodePlane {
     const routesBefore = `${[...d.routes4].join()}|${[...d.routes6].join()}`;
     let needsChain = false;
     const departed: Departed[] = [];
+    const arrived: Departed[] = [];
     for (const ch of changes) {
       if (ch.old) {
         this.apply(ch.old, -1);
@@ -330,6 +339,13 @@ export class NodePlane {
         for (const target of ch.old.targets)
           if (!ch.now?.targets.has(target))
             departed.push({ family: ch.old.family, protocol: ch.old.key.slice(0, 3), ip, port, target });
+      }
+      if (ch.now) {
+        const ip = vipIpOf(ch.now.element);
+        const port = Number(ch.now.key.slice(ch.now.key.lastIndexOf('/') + 1));
+        for (const target of ch.now.targets)
+          if (!ch.old?.targets.has(target))
+            arrived.push({ family: ch.now.family, protocol: ch.now.key.slice(0, 3), ip, port, target });
       }
     }
     // The increment: removals first, so that a re-added key never meets its old value.
@@ -360,6 +376,7 @@ export class NodePlane {
       needsChain,
       routesChanged: routesBefore !== `${[...d.routes4].join()}|${[...d.routes6].join()}`,
       departed,
+      arrived,
       changedVips: changes.length,
     };
   }
@@ -409,6 +426,16 @@ export function renderTable(d: NodeDataplane): string {
   block('set hairpin6', ['typeof ip6 saddr . ip6 daddr'], [...d.hairpin6]);
   block('set ipvips4', ['type ipv4_addr . inet_proto . inet_service'], [...d.ipvips4]);
   block('set ipvips6', ['type ipv6_addr . inet_proto . inet_service'], [...d.ipvips6]);
+  // VIP . proto . departed backend: flows still pinned there are reset (when conntrack entries
+  // cannot be deleted); filled by the reconciler, entries expire.
+  block('set gone4', [
+    'type ipv4_addr . inet_proto . ipv4_addr . inet_service',
+    `flags timeout; timeout ${GONE_TIMEOUT};`,
+  ]);
+  block('set gone6', [
+    'type ipv6_addr . inet_proto . ipv6_addr . inet_service',
+    `flags timeout; timeout ${GONE_TIMEOUT};`,
+  ]);
   for (const [name, c] of [...d.chains].sort(([a], [b]) => (a < b ? -1 : 1)))
     block(`chain ${name}`, [chainRule(c.family, c.slots, c.affinity)]);
   const dispatch = [
@@ -429,8 +456,22 @@ export function renderTable(d: NodeDataplane): string {
     'ip daddr . meta l4proto . th dport @ipvips4 reject',
     'ip6 daddr . meta l4proto . th dport @ipvips6 reject',
   ];
-  block('chain reject-forward', ['type filter hook forward priority filter; policy accept;', ...reject]);
-  block('chain reject-output', ['type filter hook output priority filter; policy accept;', ...reject]);
+  const gone = [4, 6].flatMap((f) => {
+    const ipx = f === 4 ? 'ip' : 'ip6';
+    const key = `ct original ${ipx} daddr . meta l4proto . ${ipx} daddr . th dport @gone${f}`;
+    return [`${key} meta l4proto tcp reject with tcp reset`, `${key} reject`];
+  });
+  block('chain reject-forward', [
+    'type filter hook forward priority filter; policy accept;',
+    ...reject,
+    ...gone,
+  ]);
+  block('chain reject-output', [
+    'type filter hook output priority filter; policy accept;',
+    ...reject,
+    ...gone,
+  ]);
+  block('chain reject-input', ['type filter hook input priority filter; policy accept;', ...gone]);
   L.push('}');
   return `${L.join('\n')}\n`;
 }

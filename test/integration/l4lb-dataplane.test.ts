@@ -16,6 +16,7 @@ const BACKENDS = ['10.78.1.2', '10.78.2.2', '10.78.3.2'];
 let server: ChildProcess | undefined;
 let reconciler: L4lbReconciler;
 const synced: SyncResult[] = [];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const SERVER = String.raw`
 const http = require('http'), dgram = require('dgram');
@@ -200,3 +201,56 @@ test('UDP VIPs, and client-IP affinity pins a client to one backend', { skip: NE
   assert.equal(sticky1.size, 1, `one backend for one client: ${JSON.stringify([...sticky1])}`);
   assert.ok(BACKENDS.includes([...sticky1.keys()][0]!));
 });
+
+test(
+  "without conntrack flushing: a departed backend's flows are reset by the gone set; it can come back",
+  { skip: NEEDS_ROOT },
+  async () => {
+    const nftOnly = new L4lbReconciler({
+      selfIp: SELF,
+      log: testLogger(),
+      kernel: { netns: NS },
+      flush: 'nft',
+    });
+    const victim = BACKENDS[0]!;
+    await nftOnly.request(table(vip([victim])));
+    // A connection pinned on the victim, idle: nc keeps it open while its stdin is.
+    const held = spawn('ip', ['netns', 'exec', NS, 'nc', '11.0.0.5', '80'], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    const exited = new Promise<number | null>((r) => held.once('exit', (code) => r(code)));
+    try {
+      await eventually(async () => {
+        const { stdout } = await ns('conntrack', [
+          '-L',
+          '-p',
+          'tcp',
+          '--orig-dst',
+          '11.0.0.5',
+          '--reply-src',
+          victim,
+        ]);
+        assert.match(stdout, /ESTABLISHED/);
+      }, 5000);
+      await nftOnly.request(table(vip(BACKENDS.slice(1))));
+      assert.equal(nftOnly.error, undefined);
+      const { stdout } = await ns('nft', ['list', 'set', 'inet', 'dcnet_l4lb', 'gone4']);
+      assert.match(stdout, new RegExp(`11\\.0\\.0\\.5 \\. tcp \\. ${victim.replace(/\./g, '\\.')} \\. 8080`));
+      // The next packet of the old flow is answered with a reset: the client fails at once.
+      held.stdin!.write('GET / HTTP/1.0\r\n\r\n');
+      const code = await Promise.race([exited, sleep(3000).then(() => 'hung' as const)]);
+      assert.notEqual(code, 'hung', 'the client was reset, not left hanging');
+      const seen = await spread('http://11.0.0.5/', 12);
+      assert.deepEqual([...seen.keys()].sort(), BACKENDS.slice(1));
+      // Back again: out of the gone set in the same transaction, and reachable.
+      await nftOnly.request(table(vip(BACKENDS)));
+      const after = await ns('nft', ['list', 'set', 'inet', 'dcnet_l4lb', 'gone4']);
+      assert.doesNotMatch(after.stdout, new RegExp(victim.replace(/\./g, '\\.')));
+      const back = await spread('http://11.0.0.5/', 30);
+      assert.equal(back.get('FAIL'), undefined);
+      assert.ok(back.has(victim), JSON.stringify([...back]));
+    } finally {
+      held.kill('SIGKILL');
+    }
+  },
+);

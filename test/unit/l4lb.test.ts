@@ -443,6 +443,13 @@ test('incremental plane: departed targets are reported per VIP (for the conntrac
     'tcp 11.0.0.38:8080 -> 172.31.1.2 . 8080',
   ]);
   assert.equal(plane.update({ vips: small.vips.filter((v) => v.ip !== '11.0.0.38') }).script, '');
+  assert.deepEqual(
+    plane
+      .update(small)
+      .arrived.map((d) => `${d.protocol} ${d.ip}:${d.port} -> ${d.target}`)
+      .sort(),
+    ['tcp 11.0.0.38:8080 -> 10.0.0.1 . 31001', 'tcp 11.0.0.38:8080 -> 172.31.1.2 . 8080'],
+  );
 });
 
 test('incremental plane: a node that started with no VIPs gets its first ones as an increment', () => {
