@@ -89,7 +89,7 @@ export class Demo {
       workdir: opts.workdir,
       masterPort: DEMO_PORTS.dcnetMaster,
       // The dcnet master polls the emulator's Mesos state and publishes the VIP table from it.
-      masterArgs: (host) => ['--mesos', `${host.ip}:${DEMO_PORTS.mesos}`, '--mesos-refresh', '0.25'],
+      masterArgs: (host) => ['--mesos', `${host.ip}:${DEMO_PORTS.mesos}`, '--mesos-refresh', '0.1'],
       ...(opts.detach && { logDir }),
       // dockerd on the chosen agents before their dcnet agent starts, so it creates the Docker networks.
       prepareHost: async (name, host, dir, tb) => {

@@ -181,9 +181,12 @@ test('UDP and IPv6 VIPs', { skip: NEEDS_ROOT }, async () => {
       assert.equal(t.length, 2);
       return t.map((x) => x.id).sort();
     }, 20_000);
-    const udp = await vipOf('/udpecho');
+    const udp = await eventually(async () => {
+      const v = await vipOf('/udpecho');
+      assert.equal(v.backends.length, 2);
+      return v;
+    }, 10_000);
     assert.equal(udp.protocol, 'udp');
-    await eventually(async () => assert.equal(udp.backends.length, 2), 5000);
     const client = clients.get('a1')!;
     const seen = new Set<string>();
     await eventually(async () => {
@@ -338,5 +341,62 @@ test(
     }, 20_000);
     await whenTarget('a3', v, `${fresh.ipAddresses[0]!.ipAddress} . 80`, true, 15_000);
     assert.equal((await api('PUT', '/v2/apps/web', { instances: 3 })).status, 200);
+  },
+);
+
+test(
+  "an invalid label is a named error; its app's other VIPs and every other VIP keep working",
+  { skip: NEEDS_ROOT },
+  async () => {
+    const r = await api('POST', '/v2/apps', {
+      id: '/mixed',
+      instances: 1,
+      portDefinitions: [
+        { port: 0, name: 'bad', labels: { VIP_0: 'no-port-here' } },
+        { port: 0, name: 'good', labels: { VIP_0: '/mixed:7000' } },
+      ],
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.json));
+    try {
+      const task = await eventually(async () => {
+        const t = await running('/mixed');
+        assert.equal(t.length, 1);
+        return t[0]!;
+      }, 20_000);
+      const errors = await eventually(async () => {
+        const text = await demo.cluster.httpPost(
+          demo.cluster.master.host,
+          `${demo.cluster.master.url}/store/v1/get`,
+          {
+            key: 'l4lb/errors',
+          },
+        );
+        const list = JSON.parse((JSON.parse(text) as { kv: { value: string } }).kv.value) as {
+          code: string;
+          task: string;
+        }[];
+        assert.ok(
+          list.some((e) => e.code === 'VIP_NO_PORT' && e.task === task.id),
+          JSON.stringify(list),
+        );
+        return list;
+      }, 10_000);
+      assert.ok(
+        errors.every((e) => e.task === task.id),
+        'only the bad label is reported',
+      );
+      const good = await vipOf('/mixed');
+      const seen = await eventually(async () => {
+        const s = await demo.hitVip(clients.get('a1')!.netns, good.ip, 7000, 3);
+        assert.deepEqual([...s.keys()], [task.id]);
+        return s;
+      }, 5000);
+      assert.equal(seen.get(task.id), 3);
+      const web = await vipOf('/web');
+      const w = await demo.hitVip(clients.get('a1')!.netns, web.ip, web.port, 6);
+      assert.equal(w.get('FAIL'), undefined);
+    } finally {
+      await api('DELETE', '/v2/apps/mixed');
+    }
   },
 );
