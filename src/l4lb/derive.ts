@@ -2,7 +2,7 @@
 // running tasks that are not unhealthy; their address follows the port's network scope (host and
 // bridge ports: agent IP and host port; container networks: each task IP and the container port).
 // A bad label becomes a named error and the rest of the table is unaffected.
-import type { MesosState, MesosTask } from '../cluster/index.js';
+import { parsePortRanges, type MesosState, type MesosTask } from '../cluster/index.js';
 import { domainFrag, parseAddress, type Family } from '../net/index.js';
 import { allocateNamed, DEFAULT_RANGE4, DEFAULT_RANGE6, type NamedRange } from './allocate.js';
 import {
@@ -85,6 +85,52 @@ const labelValue = (labels: readonly Label[] | undefined, key: string): string |
 const affinityOn = (v: string | undefined): boolean =>
   v !== undefined && ['client-ip', 'true', 'clientip'].includes(v.trim().toLowerCase());
 
+/** Older SDK frameworks: task label `VIP_PORT<i>` = `tcp://<vip>` or `udp://<vip>` naming the
+ *  i-th port of the task's port resources (specs/dcos-net.md §2.1). */
+const LEGACY_KEY = /^vip_port(\d+)$/i;
+
+type DiscoveryPort = NonNullable<NonNullable<NonNullable<MesosTask['discovery']>['ports']>['ports']>[number];
+
+function legacyVipPorts(task: MesosTask, errors: VipLabelError[]): DiscoveryPort[] {
+  const out: DiscoveryPort[] = [];
+  const hostPorts = parsePortRanges(task.resources?.ports);
+  for (const l of task.labels ?? []) {
+    const m = LEGACY_KEY.exec(l.key);
+    if (!m) continue;
+    const value = l.value ?? '';
+    const where = { task: task.id, label: l.key, value };
+    const scheme = /^(tcp|udp):\/\/(.*)$/i.exec(value);
+    if (!scheme) {
+      errors.push({
+        ...where,
+        code: 'VIP_BAD_PROTOCOL',
+        message: `"${value}" is not tcp://<vip> or udp://<vip>`,
+      });
+      continue;
+    }
+    const hostPort = hostPorts[Number(m[1])];
+    if (hostPort === undefined) {
+      errors.push({
+        ...where,
+        code: 'VIP_NO_SUCH_PORT',
+        message: `the task has ${hostPorts.length} ports; there is no port ${m[1]}`,
+      });
+      continue;
+    }
+    out.push({
+      number: hostPort,
+      protocol: scheme[1]!.toLowerCase(),
+      labels: {
+        labels: [
+          { key: l.key, value: scheme[2]! },
+          { key: 'network-scope', value: 'host' },
+        ],
+      },
+    });
+  }
+  return out;
+}
+
 interface Group {
   protocol: VipProtocol;
   port: number;
@@ -112,7 +158,10 @@ export function deriveVipTable(state: MesosState, opts: DeriveOptions = {}): Der
   for (const fw of state.frameworks) {
     for (const task of fw.tasks) {
       const ports = task.discovery?.ports?.ports ?? [];
-      const vipPorts = ports.filter((p) => p.labels?.labels?.some((l) => isVipLabelKey(l.key)));
+      const vipPorts = [
+        ...ports.filter((p) => p.labels?.labels?.some((l) => isVipLabelKey(l.key))),
+        ...legacyVipPorts(task, errors),
+      ];
       if (vipPorts.length === 0) continue;
       const agentIp = agents.get(task.slave_id);
       const status = latestStatus(task);
@@ -134,7 +183,7 @@ export function deriveVipTable(state: MesosState, opts: DeriveOptions = {}): Der
         );
         const hostScope =
           scope === 'host' || (scope !== 'container' && (hostNetworked || mapping !== undefined));
-        for (const l of labels.filter((x) => isVipLabelKey(x.key))) {
+        for (const l of labels.filter((x) => isVipLabelKey(x.key) || LEGACY_KEY.test(x.key))) {
           const value = l.value ?? '';
           const where = { task: task.id, label: l.key, value };
           if (protocol === undefined) {

@@ -11,7 +11,13 @@ export type VipSpec =
 
 /** A label that could not be used: logged and published by name; the other VIPs keep working. */
 export interface VipLabelError {
-  readonly code: 'VIP_NO_PORT' | 'VIP_BAD_PORT' | 'VIP_EMPTY_NAME' | 'VIP_BAD_PROTOCOL' | 'VIP_NAME_UNUSABLE';
+  readonly code:
+    | 'VIP_NO_PORT'
+    | 'VIP_BAD_PORT'
+    | 'VIP_EMPTY_NAME'
+    | 'VIP_BAD_PROTOCOL'
+    | 'VIP_NAME_UNUSABLE'
+    | 'VIP_NO_SUCH_PORT';
   readonly message: string;
   /** Where it was found: task id, port and label key. */
   readonly task: string;

@@ -39,7 +39,7 @@ test('the master publishes the VIP table from Mesos state, per VIP, and keeps it
     const table = async () => vipTableFromKvs((await store.range(VIPS_PREFIX)).kvs).table;
     const first = await eventually(async () => {
       const t = await table();
-      assert.equal(t.vips.length, 7);
+      assert.equal(t.vips.length, 8);
       return t;
     }, 10_000);
     assert.ok(first.vips.some((v) => v.name?.label === '/web' && v.family === 6));
@@ -49,6 +49,7 @@ test('the master publishes the VIP table from Mesos state, per VIP, and keeps it
       'VIP_BAD_PROTOCOL',
       'VIP_NAME_UNUSABLE',
       'VIP_NO_PORT',
+      'VIP_NO_SUCH_PORT',
     ]);
     const logged = await waitForLog(master, (l) => l.code === 'VIP_NO_PORT');
     assert.equal(logged.task, 'bad.1');
@@ -60,7 +61,7 @@ test('the master publishes the VIP table from Mesos state, per VIP, and keeps it
     body = JSON.stringify(doc);
     const after = await eventually(async () => {
       const kvs = (await store.range(VIPS_PREFIX)).kvs;
-      assert.equal(kvs.length, 5);
+      assert.equal(kvs.length, 6);
       return kvs;
     }, 10_000);
     for (const kv of after) assert.equal(kv.modRevision, before.get(kv.key), `${kv.key} untouched`);
@@ -69,7 +70,7 @@ test('the master publishes the VIP table from Mesos state, per VIP, and keeps it
     await new Promise<void>((r) => mesos.close(() => r()));
     mesos.closeAllConnections();
     await waitForLog(master, (l) => String(l.msg).includes('no Mesos master answered'), 10_000);
-    assert.equal((await store.range(VIPS_PREFIX)).kvs.length, 5);
+    assert.equal((await store.range(VIPS_PREFIX)).kvs.length, 6);
   } finally {
     await store.close();
     await master.kill();

@@ -121,6 +121,7 @@ test('derivation: backends by network scope, health, killing; IP VIPs; IPv6; nam
       'tcp/192.0.2.10/9001',
       `udp/${dns}/53`,
       `tcp/${allocateNamed(['bad.marathon'], 4).get('bad.marathon')}/81`,
+      `udp/${allocateNamed(['sdk.marathon'], 4).get('sdk.marathon')}/5001`,
     ].sort(),
   );
   // Overlay: task IPs and the container port; healthy = full weight, unchecked yet = probation;
@@ -160,12 +161,18 @@ test('derivation: backends by network scope, health, killing; IP VIPs; IPv6; nam
   assert.deepEqual(
     errors.map((e) => [e.task, e.label, e.code]),
     [
+      ['sdk.1', 'vip_port7', 'VIP_NO_SUCH_PORT'],
       ['bad.1', 'VIP_0', 'VIP_NO_PORT'],
       ['bad.1', 'VIP_1', 'VIP_BAD_PORT'],
       ['bad.1', 'VIP_2', 'VIP_NAME_UNUSABLE'],
       ['bad.1', 'VIP_0', 'VIP_BAD_PROTOCOL'],
     ],
   );
+  // Older SDK frameworks: task label VIP_PORT<i> names the i-th port of the port resources.
+  const sdk = byKey.get(`udp/${allocateNamed(['sdk.marathon'], 4).get('sdk.marathon')}/5001`)!;
+  assert.deepEqual(sdk.backends, [
+    { ip: '10.0.0.2', port: 31501, weight: 2, agent: '10.0.0.2', task: 'sdk.1' },
+  ]);
   // The good label next to the bad ones still works.
   assert.equal(
     byKey.get(`tcp/${allocateNamed(['bad.marathon'], 4).get('bad.marathon')}/81`)!.backends.length,
@@ -204,7 +211,7 @@ test('DNS zone records: A and AAAA per named VIP, IP VIPs unnamed', () => {
   );
   assert.ok(a.has('dns.marathon.l4lb.thisdcos.directory.'));
   assert.equal([...a.keys()].filter((k) => k.includes('192.0.2')).length, 0);
-  assert.equal(a.size, 5);
+  assert.equal(a.size, 6);
   assert.equal(aaaa.size, 1);
 });
 
