@@ -7,7 +7,7 @@ import { parseListen } from './listen.js';
 import { UsageError } from './usage-error.js';
 import { parseAddress } from '../net/index.js';
 import { HttpStore } from '../store/index.js';
-import { L4lbAgent } from '../l4lb/index.js';
+import { L4lbAgent, registerL4lbRoutes } from '../l4lb/index.js';
 
 function seconds(name: string, min: number): (v: string) => number {
   return (v) => {
@@ -91,7 +91,18 @@ export function addAgentCommand(program: Command): void {
         const { host, port } = parseListen(opts.listen);
         const config = await loadConfig(opts.config);
         const logger = createLogger(opts.logLevel, 'dcnet-agent');
+        // The VIP table: watched in the store, programmed here; it stays in the kernel across restarts.
+        const l4lbStore = opts.l4lb ? new HttpStore(masters) : undefined;
+        const l4lb = l4lbStore
+          ? new L4lbAgent({
+              store: l4lbStore,
+              selfIp: opts.ip,
+              log: logger.child({ part: 'l4lb' }),
+              resyncMs: opts.resyncInterval * 1000,
+            })
+          : undefined;
         const server = await startAgentServer({
+          ...(l4lb && { extend: (app, registry) => registerL4lbRoutes(app, registry, l4lb) }),
           masterUrls: masters,
           ip: opts.ip,
           host,
@@ -111,16 +122,6 @@ export function addAgentCommand(program: Command): void {
           backoffMinMs: opts.backoffMin * 1000,
           backoffMaxMs: opts.backoffMax * 1000,
         });
-        // The VIP table: watched in the store, programmed here; it stays in the kernel across restarts.
-        const l4lbStore = opts.l4lb ? new HttpStore(masters) : undefined;
-        const l4lb = l4lbStore
-          ? new L4lbAgent({
-              store: l4lbStore,
-              selfIp: opts.ip,
-              log: logger.child({ part: 'l4lb' }),
-              resyncMs: opts.resyncInterval * 1000,
-            })
-          : undefined;
         l4lb?.start();
         const stop = (signal: string): void => {
           logger.info({ signal }, 'stopping (routes stay programmed; peers keep ours for the grace period)');

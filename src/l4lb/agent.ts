@@ -31,15 +31,24 @@ export class L4lbAgent {
   private watch: Watch | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly abort = new AbortController();
+  private readonly listeners = new Set<(r: SyncResult) => void>();
   readonly reconciler: L4lbReconciler;
 
   constructor(private readonly o: L4lbAgentOptions) {
+    if (o.onSynced) this.listeners.add(o.onSynced);
     this.reconciler = new L4lbReconciler({
       selfIp: o.selfIp,
       log: o.log,
       ...(o.kernel && { kernel: o.kernel }),
-      ...(o.onSynced && { onSynced: o.onSynced }),
+      onSynced: (r) => {
+        for (const fn of this.listeners) fn(r);
+      },
     });
+  }
+
+  /** Calls `fn` after every successful sync (metrics). */
+  onSynced(fn: (r: SyncResult) => void): void {
+    this.listeners.add(fn);
   }
 
   /** The table as this node last saw it (in no particular order; unchanged VIPs keep their

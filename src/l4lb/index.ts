@@ -8,3 +8,4 @@ export * from './render.js';
 export * from './apply.js';
 export { L4lbAgent, type L4lbAgentOptions } from './agent.js';
 export { L4lbPublisher, type L4lbPublisherOptions } from './publisher.js';
+export { registerL4lbRoutes, vipsJson, type VipsEntry } from './http.js';

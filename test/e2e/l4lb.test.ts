@@ -135,6 +135,23 @@ test(
   },
 );
 
+test('agents serve GET /v1/vips and L4LB metrics', { skip: NEEDS_ROOT }, async () => {
+  for (const name of agents()) {
+    const a = demo.cluster.agent(name);
+    const vips = JSON.parse(await demo.cluster.httpGet(a.host, `${a.url}/v1/vips`)) as {
+      vip: string;
+      protocol: string;
+      backend: unknown[];
+    }[];
+    const web = vips.find((v) => v.vip === 'web.marathon.l4lb.thisdcos.directory:80');
+    assert.equal(web?.protocol, 'tcp', name);
+    assert.equal(web?.backend.length, 3, name);
+    const metrics = await demo.cluster.httpGet(a.host, `${a.url}/metrics`);
+    assert.match(metrics, /^dcnet_l4lb_ready 1$/m, name);
+    assert.match(metrics, /^dcnet_l4lb_sync_seconds_count\{kind="full"\} [1-9]/m, name);
+  }
+});
+
 test('host-originated: every agent itself reaches every instance', { skip: NEEDS_ROOT }, async () => {
   const tasks = await demo.tasks();
   const v = await vipOf('/web');

@@ -16,6 +16,7 @@ import {
   phash2,
   renderDiff,
   NodePlane,
+  vipsJson,
   renderTable,
   vipFqdn,
   vipTableFromKvs,
@@ -469,4 +470,29 @@ test('incremental plane: a node that started with no VIPs gets its first ones as
   );
   assert.ok(change.script.includes('add element inet dcnet_l4lb vips4'));
   assert.equal(change.routesChanged, true);
+});
+
+test("GET /v1/vips body: dcos-net's format, named VIPs by name with both families' backends", () => {
+  const body = vipsJson(small);
+  assert.deepEqual(body, [
+    {
+      vip: '11.0.0.38:8080',
+      protocol: 'tcp',
+      backend: [
+        { ip: '10.0.0.1', port: 31001 },
+        { ip: '10.0.0.2', port: 31000 },
+      ],
+    },
+    { vip: '192.0.2.10:53', protocol: 'udp', backend: [{ ip: '10.0.0.3', port: 31053 }] },
+    { vip: '192.0.2.11:80', protocol: 'tcp', backend: [] },
+    { vip: '[fd01:c::6d6d:9c64:fd19:f251]:80', protocol: 'tcp', backend: [{ ip: 'fd01:b::1:2', port: 80 }] },
+    {
+      vip: 'web.marathon.l4lb.thisdcos.directory:80',
+      protocol: 'tcp',
+      backend: [
+        { ip: '9.0.1.2', port: 80 },
+        { ip: '9.0.2.2', port: 80 },
+      ],
+    },
+  ]);
 });

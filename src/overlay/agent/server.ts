@@ -1,6 +1,6 @@
 // Runs the overlay agent with its HTTP endpoint (GET /overlay-agent/overlay, specs/overlay.md §4.7),
 // health and Prometheus metrics.
-import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { HttpStore, type Store } from '../../store/index.js';
@@ -12,6 +12,8 @@ export interface AgentServerOptions extends Omit<AgentOptions, 'store' | 'log' |
   readonly logger: Logger;
   /** Default: the master's store over HTTP. */
   readonly store?: Store;
+  /** Other parts of the node daemon add their routes and metrics here (the L4LB). */
+  readonly extend?: (app: FastifyInstance, registry: Registry) => void;
 }
 
 export interface AgentServer {
@@ -103,6 +105,7 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
   app.get('/metrics', async (_request, reply) =>
     reply.type(registry.contentType).send(await registry.metrics()),
   );
+  opts.extend?.(app, registry);
   const url = await app.listen({ host: opts.host, port: opts.port });
   agent.start();
   log.info({ url, masters: opts.masterUrls, ip: opts.ip }, 'overlay agent listening');
