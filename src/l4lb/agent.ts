@@ -57,6 +57,12 @@ export class L4lbAgent {
     return { vips: [...this.vips.values()] };
   }
 
+  /** The table this node's kernel serves now (undefined before the first load): what its DNS
+   *  names should come from. */
+  programmedTable(): VipTable | undefined {
+    return this.reconciler.programmedTable;
+  }
+
   get ready(): boolean {
     return this.loaded && this.reconciler.programmed !== undefined && !this.reconciler.error;
   }

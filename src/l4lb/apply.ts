@@ -135,6 +135,7 @@ export class L4lbReconciler {
   private pending: VipTable | undefined;
   private pendingVerify = false;
   private plane: NodePlane | undefined;
+  private synced: VipTable | undefined;
   private lastError: string | undefined;
   private conntrack: boolean | undefined;
   /** Elements put into the gone sets (only with nft flushing); a full load empties them. */
@@ -149,6 +150,12 @@ export class L4lbReconciler {
   /** The data plane last programmed (undefined until the first load). */
   get programmed(): NodeDataplane | undefined {
     return this.plane?.current;
+  }
+
+  /** The table as last programmed into the kernel (a DNS server answers from this one, so that a
+   *  name never resolves to a VIP this node does not serve yet: dcos-net's DCOS_OSS-4939 fix). */
+  get programmedTable(): VipTable | undefined {
+    return this.synced;
   }
 
   /** Programs `table`; `verify` reads the kernel back first and reloads on drift. Resolves when a
@@ -170,6 +177,7 @@ export class L4lbReconciler {
         const started = performance.now();
         try {
           const r = await this.sync(table, verify);
+          this.synced = table;
           const res: SyncResult = { ...r, ms: performance.now() - started, vips: table.vips.length };
           if (res.kind !== 'unchanged')
             this.o.log.info(

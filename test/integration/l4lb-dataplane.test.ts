@@ -93,8 +93,11 @@ test(
   'full load: the VIP balances over every backend from the node itself',
   { skip: NEEDS_ROOT },
   async () => {
-    const r = await sync(table(vip(BACKENDS)));
+    const t = table(vip(BACKENDS));
+    assert.equal(reconciler.programmedTable, undefined);
+    const r = await sync(t);
     assert.equal(r.kind, 'full');
+    assert.equal(reconciler.programmedTable, t, 'what DNS may name now');
     const seen = await spread('http://11.0.0.5/', 30);
     assert.equal(seen.get('FAIL'), undefined, JSON.stringify([...seen]));
     assert.deepEqual([...seen.keys()].sort(), BACKENDS);
