@@ -136,6 +136,10 @@ export class L4lbReconciler {
   private pendingVerify = false;
   private plane: NodePlane | undefined;
   private synced: VipTable | undefined;
+  /** The last route sync found no address for a family (it may come up later: the overlay
+   *  configures its bridges and VTEP in parallel); looked for again while that family has VIPs. */
+  private missing = { v4: false, v6: false };
+  private retryTimer: NodeJS.Timeout | undefined;
   private lastError: string | undefined;
   private conntrack: boolean | undefined;
   /** Elements put into the gone sets (only with nft flushing); a full load empties them. */
@@ -241,7 +245,9 @@ export class L4lbReconciler {
         kind = 'repair';
       }
     }
-    if (verify || kind === 'full' || kind === 'repair' || change.routesChanged)
+    const v6Vips = plane.current.vips6.size + plane.current.ipvips6.size > 0;
+    const incomplete = this.missing.v4 || (this.missing.v6 && v6Vips);
+    if (verify || kind === 'full' || kind === 'repair' || change.routesChanged || incomplete)
       await this.syncRoutes(plane.current);
     this.plane = plane;
     return {
@@ -274,12 +280,18 @@ export class L4lbReconciler {
   }
 
   private async routeDevs(): Promise<{ v4?: RouteDev; v6?: RouteDev }> {
-    type Addr = { ifname: string; addr_info: { family: string; local: string; scope: string }[] };
+    type Addr = {
+      ifname: string;
+      addr_info: { family: string; local: string; scope: string; tentative?: boolean; dadfailed?: boolean }[];
+    };
     const links = await runJson<Addr[]>('ip', ['-j', 'addr', 'show'], this.o.kernel);
     const v4 = links.find((l) => l.addr_info.some((a) => a.family === 'inet' && a.local === this.o.selfIp));
+    // An IPv6 address still under duplicate address detection cannot be a route's source yet.
+    const usable6 = (a: Addr['addr_info'][number]): boolean =>
+      a.family === 'inet6' && a.scope === 'global' && !a.tentative && !a.dadfailed;
     const withV6 = links
       .filter((l) => l.ifname !== 'lo')
-      .map((l) => ({ l, a: l.addr_info.find((a) => a.family === 'inet6' && a.scope === 'global') }))
+      .map((l) => ({ l, a: l.addr_info.find(usable6) }))
       .filter((x) => x.a !== undefined)
       .sort((x, y) => (x.l === v4 ? -1 : y.l === v4 ? 1 : x.l.ifname < y.l.ifname ? -1 : 1))[0];
     return {
@@ -288,9 +300,29 @@ export class L4lbReconciler {
     };
   }
 
-  /** Routes for the node's own traffic to VIPs: the named ranges and IP VIPs outside them. */
+  /** Routes for the node's own traffic to VIPs: the named ranges and IP VIPs outside them. A
+   *  failure here is logged and retried; it does not undo the table (containers need no route). */
   private async syncRoutes(want: NodeDataplane): Promise<void> {
+    try {
+      await this.syncRoutesOnce(want);
+    } catch (err) {
+      this.missing = { v4: true, v6: true };
+      this.o.log.warn({ err: (err as Error).message }, 'routes to the VIP ranges not set; retrying');
+    }
+    const v6Vips = want.vips6.size + want.ipvips6.size > 0;
+    if ((this.missing.v4 || (this.missing.v6 && v6Vips)) && !this.retryTimer) {
+      // Addresses can come up after us (the overlay configures bridges and VTEP in parallel).
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        if (this.synced) void this.request(this.synced);
+      }, 1000);
+      this.retryTimer.unref();
+    }
+  }
+
+  private async syncRoutesOnce(want: NodeDataplane): Promise<void> {
     const { v4, v6 } = await this.routeDevs();
+    this.missing = { v4: !v4, v6: !v6 };
     const desired: string[] = [];
     if (v4)
       for (const dst of [NAMED_RANGE4, ...[...want.routes4].map((ip) => `${ip}/32`)])

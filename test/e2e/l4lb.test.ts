@@ -233,6 +233,10 @@ test('UDP and IPv6 VIPs', { skip: NEEDS_ROOT }, async () => {
         return s;
       }, 5000);
       assert.deepEqual([...got.keys()].sort(), web6Tasks, name);
+      // And from the node itself (its route to fd01:c::/64 leaves from an address it has).
+      const own = await demo.hitVip(demo.cluster.agent(name).host.netns, v6.ip, 80, 12);
+      assert.equal(own.get('FAIL'), undefined, `${name} host: ${JSON.stringify([...own])}`);
+      assert.deepEqual([...own.keys()].sort(), web6Tasks, `${name} host`);
     }
   } finally {
     await api('DELETE', '/v2/apps/udpecho');
