@@ -115,9 +115,11 @@ export function driftOf(kernel: KernelL4lb, want: NodeDataplane): string[] {
     ['prerouting', 2],
     ['output', 2],
     ['postrouting', 2],
-    ['reject-forward', 8],
-    ['reject-output', 8],
-    ['reject-input', 4],
+    ['unserved', 4],
+    ['gone', 4],
+    ['filter-forward', 2],
+    ['filter-output', 2],
+    ['filter-input', 1],
     ...[...want.chains.keys()].map((c): [string, number] => [c, 1]),
   ]);
   for (const [name, n] of chains) if (kernel.rules.get(name) !== n) out.push(`chain ${name}`);

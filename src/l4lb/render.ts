@@ -461,17 +461,23 @@ export function renderTable(d: NodeDataplane): string {
     const key = `ct original ${ipx} daddr . meta l4proto . ${ipx} daddr . th dport @gone${f}`;
     return [`${key} meta l4proto tcp reject with tcp reset`, `${key} reject`];
   });
-  block('chain reject-forward', [
+  // Every packet the node forwards or sends passes these hooks: two cheap tests send only new
+  // connections and DNATed flows on to the rules that concern them.
+  const dispatchFilter = ['ct state new jump unserved', 'ct status dnat jump gone'];
+  block('chain unserved', reject);
+  block('chain gone', gone);
+  block('chain filter-forward', [
     'type filter hook forward priority filter; policy accept;',
-    ...reject,
-    ...gone,
+    ...dispatchFilter,
   ]);
-  block('chain reject-output', [
+  block('chain filter-output', [
     'type filter hook output priority filter; policy accept;',
-    ...reject,
-    ...gone,
+    ...dispatchFilter,
   ]);
-  block('chain reject-input', ['type filter hook input priority filter; policy accept;', ...gone]);
+  block('chain filter-input', [
+    'type filter hook input priority filter; policy accept;',
+    'ct status dnat jump gone',
+  ]);
   L.push('}');
   return `${L.join('\n')}\n`;
 }
