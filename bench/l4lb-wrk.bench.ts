@@ -17,10 +17,14 @@ const RUNS = 12;
 const CONNS = 16;
 const tag = randomBytes(2).toString('hex');
 const NODE = `dcl4w${tag}n`;
-const CLIENT = `dcl4w${tag}c`;
+// Two clients on the same bridge: one for the direct runs, one for the VIP runs, so that a direct
+// flow and a VIP flow never share a conntrack reply tuple (client:port ↔ backend:8080) while the
+// first is in TIME_WAIT; the node's conntrack table is also flushed before every run.
+const CLIENT_DIRECT = `dcl4w${tag}d`;
+const CLIENT_VIP = `dcl4w${tag}v`;
 const BACKENDS = [1, 2, 3].map((i) => ({ ns: `dcl4w${tag}b${i}`, ip: `10.92.0.${10 + i}` }));
 const VIP = '11.0.0.5';
-const namespaces = [NODE, CLIENT, ...BACKENDS.map((b) => b.ns)];
+const namespaces = [NODE, CLIENT_DIRECT, CLIENT_VIP, ...BACKENDS.map((b) => b.ns)];
 const servers: ReturnType<typeof spawn>[] = [];
 
 const SERVER = String.raw`
@@ -40,13 +44,18 @@ async function attach(ns: string, bridge: string, addr: string, gw: string, n: s
   await ip(ns, ['route', 'add', 'default', 'via', gw]);
 }
 
-async function wrk(targets: string[], close: boolean): Promise<{ rps: number; errors: number }> {
+async function wrk(
+  client: string,
+  targets: string[],
+  close: boolean,
+): Promise<{ rps: number; errors: number }> {
+  await run('conntrack', ['-F'], { netns: NODE }).catch(() => {});
   const runs = await Promise.all(
     targets.map((t) =>
       run(
         'wrk',
         ['-t1', `-c${CONNS}`, `-d${SECONDS}s`, ...(close ? ['-H', 'Connection: close'] : []), `http://${t}/`],
-        { netns: CLIENT, timeoutMs: (SECONDS + 30) * 1000 },
+        { netns: client, timeoutMs: (SECONDS + 30) * 1000 },
       ),
     ),
   );
@@ -75,7 +84,8 @@ try {
     await ip(NODE, ['addr', 'add', addr, 'dev', br]);
     await ip(NODE, ['link', 'set', br, 'up']);
   }
-  await attach(CLIENT, 'br0', '10.91.0.10/24', '10.91.0.1', 'c');
+  await attach(CLIENT_DIRECT, 'br0', '10.91.0.10/24', '10.91.0.1', 'd');
+  await attach(CLIENT_VIP, 'br0', '10.91.0.20/24', '10.91.0.1', 'v');
   for (const [i, b] of BACKENDS.entries()) {
     await attach(b.ns, 'br1', `${b.ip}/24`, '10.92.0.1', `b${i}`);
     const p = spawn('ip', ['netns', 'exec', b.ns, process.execPath, '-e', SERVER], {
@@ -116,8 +126,10 @@ try {
       ['cps', true],
     ] as const) {
       // Alternate which goes first, so that drift on the shared machine falls on both alike.
-      const first = await wrk(i % 2 === 0 ? direct : viaVip, close);
-      const second = await wrk(i % 2 === 0 ? viaVip : direct, close);
+      const d0 = (): ReturnType<typeof wrk> => wrk(CLIENT_DIRECT, direct, close);
+      const v0 = (): ReturnType<typeof wrk> => wrk(CLIENT_VIP, viaVip, close);
+      const first = await (i % 2 === 0 ? d0() : v0());
+      const second = await (i % 2 === 0 ? v0() : d0());
       const [d, v] = i % 2 === 0 ? [first, second] : [second, first];
       res[mode].direct.push(d.rps);
       res[mode].vip.push(v.rps);

@@ -95,7 +95,8 @@ const sameSet = (a: Set<string> | undefined, b: Set<string>): boolean =>
   a !== undefined && a.size === b.size && [...b].every((k) => a.has(k));
 
 /** Differences between the kernel and the desired data plane, named (empty = in sync). */
-export function driftOf(kernel: KernelL4lb, want: NodeDataplane): string[] {
+export function driftOf(kernel: KernelL4lb, want: NodeDataplane, opts: { gone?: boolean } = {}): string[] {
+  const g = (opts.gone ?? true) ? 1 : 0;
   const out: string[] = [];
   const maps: [string, Map<string, string>][] = [
     ['vips4', want.vips4],
@@ -117,9 +118,9 @@ export function driftOf(kernel: KernelL4lb, want: NodeDataplane): string[] {
     ['postrouting', 2],
     ['unserved', 4],
     ['gone', 4],
-    ['filter-forward', 2],
-    ['filter-output', 2],
-    ['filter-input', 1],
+    ['filter-forward', 1 + g],
+    ['filter-output', 1 + g],
+    ['filter-input', g],
     ...[...want.chains.keys()].map((c): [string, number] => [c, 1]),
   ]);
   for (const [name, n] of chains) if (kernel.rules.get(name) !== n) out.push(`chain ${name}`);
@@ -210,7 +211,7 @@ export class L4lbReconciler {
       plane = new NodePlane(this.o.selfIp);
       plane.update(table);
       await this.prepareNode();
-      await nftApply(renderTable(plane.current), this.o.kernel);
+      await nftApply(renderTable(plane.current, { gone: await this.flushesWithNft() }), this.o.kernel);
       this.gone.clear();
       await this.syncRoutes(plane.current);
       this.plane = plane;
@@ -223,7 +224,7 @@ export class L4lbReconciler {
     let kind: SyncKind = 'unchanged';
     const viaNft = await this.flushesWithNft();
     if (change.needsChain) {
-      await nftApply(renderTable(plane.current), this.o.kernel);
+      await nftApply(renderTable(plane.current, { gone: await this.flushesWithNft() }), this.o.kernel);
       this.gone.clear();
       kind = 'full';
     } else if (change.script) {
@@ -242,7 +243,7 @@ export class L4lbReconciler {
       const drift = await this.readDrift(plane.current);
       if (drift.length > 0) {
         this.o.log.warn({ drift }, 'VIP data plane drifted from the table; reloading it');
-        await nftApply(renderTable(plane.current), this.o.kernel);
+        await nftApply(renderTable(plane.current, { gone: await this.flushesWithNft() }), this.o.kernel);
         this.gone.clear();
         kind = 'repair';
       }
@@ -278,7 +279,7 @@ export class L4lbReconciler {
       if (/No such file or directory|does not exist/.test((err as Error).message)) return ['table missing'];
       throw err;
     }
-    return driftOf(parseKernelTable(doc), want);
+    return driftOf(parseKernelTable(doc), want, { gone: await this.flushesWithNft() });
   }
 
   private async routeDevs(): Promise<{ v4?: RouteDev; v6?: RouteDev }> {

@@ -401,8 +401,15 @@ function elements(lines: string[], indent: string, items: Iterable<string>): voi
 const mapItems = (m: Map<string, string>, verdict: boolean): string[] =>
   [...m].map(([k, v]) => `${k} : ${verdict ? `goto ${v}` : v}`);
 
+export interface RenderOptions {
+  /** Hook the gone sets in (flows of departed backends reset by nftables). Off when conntrack
+   *  entries are deleted instead: DNATed packets then skip those rules altogether. */
+  readonly gone?: boolean;
+}
+
 /** The whole table, replacing any previous one in the same transaction. */
-export function renderTable(d: NodeDataplane): string {
+export function renderTable(d: NodeDataplane, opts: RenderOptions = {}): string {
+  const withGone = opts.gone ?? true;
   const t = L4LB_TABLE;
   const L: string[] = [`table inet ${t} {}`, `delete table inet ${t}`, `table inet ${t} {`];
   const block = (head: string, body: string[], items?: string[]): void => {
@@ -463,7 +470,8 @@ export function renderTable(d: NodeDataplane): string {
   });
   // Every packet the node forwards or sends passes these hooks: two cheap tests send only new
   // connections and DNATed flows on to the rules that concern them.
-  const dispatchFilter = ['ct state new jump unserved', 'ct status dnat jump gone'];
+  const toGone = withGone ? ['ct status dnat jump gone'] : [];
+  const dispatchFilter = ['ct state new jump unserved', ...toGone];
   block('chain unserved', reject);
   block('chain gone', gone);
   block('chain filter-forward', [
@@ -474,10 +482,7 @@ export function renderTable(d: NodeDataplane): string {
     'type filter hook output priority filter; policy accept;',
     ...dispatchFilter,
   ]);
-  block('chain filter-input', [
-    'type filter hook input priority filter; policy accept;',
-    'ct status dnat jump gone',
-  ]);
+  block('chain filter-input', ['type filter hook input priority filter; policy accept;', ...toGone]);
   L.push('}');
   return `${L.join('\n')}\n`;
 }

@@ -496,3 +496,10 @@ test("GET /v1/vips body: dcos-net's format, named VIPs by name with both familie
     },
   ]);
 });
+
+test('renderer: with conntrack flushing, DNATed packets skip the gone rules entirely', () => {
+  const text = renderTable(nodeDataplane(small, '10.0.0.1'), { gone: false });
+  assert.doesNotMatch(text, /jump gone/);
+  assert.match(text, /chain filter-forward \{\n.*\n {4}ct state new jump unserved\n {2}\}/);
+  assert.match(renderTable(nodeDataplane(small, '10.0.0.1')), /ct status dnat jump gone/);
+});
