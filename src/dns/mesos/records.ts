@@ -27,17 +27,39 @@ export interface GeneratorConfig {
   readonly masters: readonly string[];
 }
 
+export interface EnumerationRecord {
+  readonly name: string;
+  /** A/AAAA: the address; SRV: `target:port`. */
+  readonly host: string;
+  readonly rtype: 'A' | 'AAAA' | 'SRV';
+}
+
+/** `/v1/enumerate` (§4): every framework, its eligible tasks, each task's newly inserted records. */
+export interface EnumerationFramework {
+  readonly name: string;
+  readonly tasks: { readonly name: string; readonly id: string; readonly records: EnumerationRecord[] }[];
+}
+
 export interface RecordSet {
   readonly a: Map<string, Set<string>>;
   readonly aaaa: Map<string, Set<string>>;
   readonly srv: Map<string, Set<string>>;
+  /** Present when generated with `enumerate`. */
+  readonly frameworks?: EnumerationFramework[];
+  /** Names that could not be served and were left out (labels > 63 octets, names > 253). */
+  readonly skipped: string[];
+}
+
+export interface GenerateOptions {
+  /** Build the `/v1/enumerate` tree too (EnumerationOn). */
+  readonly enumerate?: boolean;
 }
 
 /** Host names the state mentions that are not IP literals (to resolve before generating). */
 export function hostsToResolve(state: MesosState): string[] {
   const out = new Set<string>();
   const add = (host: string | undefined): void => {
-    if (host && !parseAddress(host)) out.add(host);
+    if (host && canonicalIp(host) === undefined) out.add(host);
   };
   for (const f of state.frameworks) add(f.pid ? splitPid(f.pid)?.host : f.hostname);
   for (const s of state.slaves) add(splitPid(s.pid)?.host);
@@ -47,9 +69,9 @@ export function hostsToResolve(state: MesosState): string[] {
 /** `name(1)@host:port`, `[v6]:port` supported; undefined when malformed. */
 export function splitPid(pid: string): { host: string; port: number } | undefined {
   const text = pid.trim().replace(/^["']+|["']+$/g, '');
-  const parts = text.split('@');
-  if (parts.length !== 2) return undefined;
-  return splitHostPort(parts[1]!);
+  const at = text.indexOf('@');
+  if (at < 0 || text.indexOf('@', at + 1) >= 0) return undefined;
+  return splitHostPort(text.slice(at + 1));
 }
 
 function splitHostPort(hp: string): { host: string; port: number } | undefined {
@@ -58,30 +80,81 @@ function splitHostPort(hp: string): { host: string; port: number } | undefined {
   return { host: m[1], port: Number(m[2]) };
 }
 
-/** Canonical text of an IP, or undefined for anything else. */
-function canonicalIp(text: string): string | undefined {
+const V4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/**
+ * Canonical text of an IP (Go's `net.IP.String()`: IPv4-mapped IPv6 prints as IPv4), or
+ * undefined for anything else. Dotted quads, the common case, skip the general parser.
+ */
+export function canonicalIp(text: string): string | undefined {
+  if (V4.test(text)) return text;
+  if (!text.includes(':')) return undefined;
   const a = parseAddress(text);
-  return a && formatAddress(a.family, a.value);
+  if (!a) return undefined;
+  if (a.family === 6 && a.value >> 32n === 0xffffn) return formatAddress(4, a.value & 0xffffffffn);
+  return formatAddress(a.family, a.value);
+}
+
+const MAX_LABEL = 63;
+const MAX_NAME = 254; // 253 octets plus the trailing dot
+
+/** Every label 1..63 octets and the whole name within 253 octets (the DNS wire limits). */
+export function servableName(name: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  const ascii = /^[\x00-\x7f]*$/.test(name);
+  const bytes = ascii ? name.length : Buffer.byteLength(name);
+  if (bytes > MAX_NAME) return false;
+  const labels = name.endsWith('.') ? name.slice(0, -1).split('.') : name.split('.');
+  for (const l of labels) {
+    const n = ascii ? l.length : Buffer.byteLength(l);
+    if (n === 0 || n > MAX_LABEL) return false;
+  }
+  return true;
+}
+
+/** `prefix + label + suffix` cut down to one legal label by shortening `label` (upstream: unservable). */
+function fitLabel(prefix: string, label: string, suffix: string): string {
+  const room = MAX_LABEL - prefix.length - suffix.length;
+  if (label.length <= room) return prefix + label + suffix;
+  return (prefix + label.slice(0, Math.max(0, room)).replace(/-+$/, '') + suffix).slice(0, MAX_LABEL);
 }
 
 export function generateRecords(
   state: MesosState,
   cfg: GeneratorConfig,
   resolve: (host: string) => readonly string[] = () => [],
+  opts: GenerateOptions = {},
 ): RecordSet {
-  const rs: RecordSet = { a: new Map(), aaaa: new Map(), srv: new Map() };
+  const skipped: string[] = [];
+  const frameworks: EnumerationFramework[] | undefined = opts.enumerate ? [] : undefined;
+  const rs: RecordSet = {
+    a: new Map(),
+    aaaa: new Map(),
+    srv: new Map(),
+    skipped,
+    ...(frameworks && { frameworks }),
+  };
   const d = cfg.domain;
-  const add = (map: Map<string, Set<string>>, name: string, value: string): void => {
+  /** The task whose records are being listed for `/v1/enumerate`, if any. */
+  let listing: EnumerationRecord[] | undefined;
+  const add = (
+    map: Map<string, Set<string>>,
+    name: string,
+    value: string,
+    rtype: EnumerationRecord['rtype'],
+  ): void => {
     if (value === '') return;
     let set = map.get(name);
     if (!set) map.set(name, (set = new Set()));
+    if (set.has(value)) return;
     set.add(value);
+    listing?.push({ name, host: value, rtype });
   };
-  /** A or AAAA by family; values that are not IPs are never records (upstream emitted them). */
-  const addIp = (name: string, value: string): void => {
-    const a = parseAddress(value);
-    if (!a) return;
-    add(a.family === 4 ? rs.a : rs.aaaa, name, value);
+  const addSrv = (name: string, value: string): void => add(rs.srv, name, value, 'SRV');
+  /** A or AAAA by family of an already canonical IP. */
+  const addIp = (name: string, ip: string): void => {
+    if (ip.includes(':')) add(rs.aaaa, name, ip, 'AAAA');
+    else add(rs.a, name, ip, 'A');
   };
   const addressesOf = (host: string): string[] => {
     const ip = canonicalIp(host);
@@ -91,19 +164,29 @@ export function generateRecords(
           .map((h) => canonicalIp(h))
           .filter((x): x is string => x !== undefined);
   };
+  /** Upstream keeps leader, masters and listener text as written; we store canonical text. */
+  const asIp = (text: string): string | undefined => canonicalIp(text);
 
   // (1) frameworks
-  for (const f of state.frameworks) {
+  const fwNames = state.frameworks.map((f) => {
     const fw = domainFrag(f.name, cfg.spec);
-    if (fw === '') continue;
+    if (fw !== '' && !servableName(`_framework._tcp.${fw}.slave.${d}.`)) {
+      skipped.push(`${fw}.${d}.`);
+      return '';
+    }
+    return fw;
+  });
+  state.frameworks.forEach((f, i) => {
+    const fw = fwNames[i]!;
+    if (fw === '') return;
     const pid = f.pid ? splitPid(f.pid) : undefined;
     const host = pid?.host ?? f.hostname;
-    if (!host) continue;
+    if (!host) return;
     const ips = addressesOf(host);
-    if (ips.length === 0) continue;
+    if (ips.length === 0) return;
     for (const ip of ips) addIp(`${fw}.${d}.`, ip);
-    if (pid) add(rs.srv, `_framework._tcp.${fw}.${d}.`, `${fw}.${d}.:${pid.port}`);
-  }
+    if (pid) addSrv(`_framework._tcp.${fw}.${d}.`, `${fw}.${d}.:${pid.port}`);
+  });
 
   // (2) agents
   const agentIps = new Map<string, string[]>();
@@ -114,88 +197,118 @@ export function generateRecords(
     agentIps.set(s.id, ips);
     if (ips.length === 0) continue;
     for (const ip of ips) addIp(`slave.${d}.`, ip);
-    add(rs.srv, `_slave._tcp.${d}.`, `slave.${d}.:${pid.port}`);
+    addSrv(`_slave._tcp.${d}.`, `slave.${d}.:${pid.port}`);
   }
 
   // (3) the name server
-  for (const ip of cfg.listenerAddrs) addIp(cfg.soaMname, ip);
+  for (const text of cfg.listenerAddrs) {
+    const ip = asIp(text);
+    if (ip) addIp(cfg.soaMname, ip);
+  }
 
   // (4) leader and masters
-  const leaderAt = state.leader
-    ? state.leader.includes('@')
-      ? splitPid(state.leader)
-      : undefined
-    : undefined;
-  if (leaderAt && parseAddress(leaderAt.host)) {
-    const leaderHp = `${leaderAt.host}:${leaderAt.port}`;
-    addIp(`leader.${d}.`, leaderAt.host);
-    addIp(`master.${d}.`, leaderAt.host);
-    add(rs.srv, `_leader._tcp.${d}.`, `leader.${d}.:${leaderAt.port}`);
-    add(rs.srv, `_leader._udp.${d}.`, `leader.${d}.:${leaderAt.port}`);
+  const leaderAt = state.leader ? splitPid(state.leader) : undefined;
+  const leaderIp = leaderAt && asIp(leaderAt.host);
+  if (leaderAt && leaderIp) {
+    const leaderHp = leaderAt.host.includes(':')
+      ? `[${leaderAt.host}]:${leaderAt.port}`
+      : `${leaderAt.host}:${leaderAt.port}`;
+    addIp(`leader.${d}.`, leaderIp);
+    addIp(`master.${d}.`, leaderIp);
+    addSrv(`_leader._tcp.${d}.`, `leader.${d}.:${leaderAt.port}`);
+    addSrv(`_leader._udp.${d}.`, `leader.${d}.:${leaderAt.port}`);
     let idx = 0;
     let leaderIndexed = false;
-    const inMaster = new Set<string>([leaderAt.host]);
+    const inMaster = new Set<string>([leaderIp]);
     for (const entry of cfg.masters) {
       const hp = splitHostPort(entry);
-      if (!hp || !parseAddress(hp.host)) continue; // a host name never crashes us: skipped
+      const ip = hp && asIp(hp.host);
+      if (!ip) continue; // host names are resolved by the caller; never a crash here
       const isLeader = entry === leaderHp;
       if (!isLeader) {
-        if (inMaster.has(hp.host)) continue;
-        inMaster.add(hp.host);
-        addIp(`master.${d}.`, hp.host);
+        if (inMaster.has(ip)) continue;
+        inMaster.add(ip);
+        addIp(`master.${d}.`, ip);
       } else if (leaderIndexed) continue;
-      addIp(`master${idx}.${d}.`, hp.host);
+      addIp(`master${idx}.${d}.`, ip);
       idx++;
       if (isLeader) leaderIndexed = true;
     }
-    if (!leaderIndexed) addIp(`master${idx}.${d}.`, leaderAt.host);
+    if (!leaderIndexed) addIp(`master${idx}.${d}.`, leaderIp);
   }
 
   // (5) tasks
-  for (const f of state.frameworks) {
-    const fw = domainFrag(f.name, cfg.spec);
+  state.frameworks.forEach((f, fi) => {
+    const fw = fwNames[fi]!;
+    const listed: EnumerationFramework['tasks'] = [];
+    frameworks?.push({ name: f.name, tasks: listed });
+    const base = `${fw}.${d}.`;
+    const slaveBase = `${fw}.slave.${d}.`;
     for (const t of f.tasks) {
       if (t.state !== 'TASK_RUNNING') continue;
       const agent = agentIps.get(t.slave_id);
       if (agent === undefined) continue;
+      if (frameworks) {
+        listing = [];
+        listed.push({ name: t.name, id: t.id, records: listing });
+      }
+      if (fw === '') continue;
       const taskIps = taskIpsOf(t, agent, cfg.ipSources);
       const diName = t.discovery?.name ?? '';
-      const labels = diName !== '' ? [diName, labelSpec(diName, cfg.spec)] : [labelSpec(t.name, cfg.spec)];
+      const suffix = `-${taskHash(t.id)}-${agentTail(t.slave_id)}`;
       const ports = parsePortRanges(t.resources?.ports);
-      for (const T of labels) {
-        const C = `${T}-${taskHash(t.id)}-${agentTail(t.slave_id)}`;
-        const base = `${fw}.${d}.`;
-        const slaveBase = `${fw}.slave.${d}.`;
+      const passes: { T: string; C: string; srvT: string }[] = [];
+      const T = labelSpec(diName !== '' ? diName : t.name, cfg.spec);
+      if (diName !== '' && diName !== T) {
+        // The legacy pass with the raw DiscoveryInfo name: only when it makes servable names.
+        const C = diName + suffix;
+        if (servableName(`_${diName}._tcp.${slaveBase}`) && servableName(`${C}.${slaveBase}`))
+          passes.push({ T: diName, C, srvT: `_${diName}` });
+        else skipped.push(`${diName}.${base}`);
+      }
+      const C = fitLabel('', T, suffix);
+      const srvT = fitLabel('_', T, '');
+      if (servableName(`${srvT}._tcp.${slaveBase}`) && servableName(`${C}.${slaveBase}`))
+        passes.push({ T, C, srvT });
+      else skipped.push(`${T}.${base}`);
+      for (const { T, C, srvT } of passes) {
+        const cName = `${C}.${base}`;
+        const cSlave = `${C}.${slaveBase}`;
         for (const ip of taskIps) {
           addIp(`${T}.${base}`, ip);
-          addIp(`${C}.${base}`, ip);
+          addIp(cName, ip);
         }
         for (const ip of agent) {
           addIp(`${T}.${slaveBase}`, ip);
-          addIp(`${C}.${slaveBase}`, ip);
+          addIp(cSlave, ip);
         }
         for (const p of ports) {
-          add(rs.srv, `_${T}._tcp.${slaveBase}`, `${C}.${slaveBase}:${p}`);
-          add(rs.srv, `_${T}._udp.${slaveBase}`, `${C}.${slaveBase}:${p}`);
+          const target = `${cSlave}:${p}`;
+          addSrv(`${srvT}._tcp.${slaveBase}`, target);
+          addSrv(`${srvT}._udp.${slaveBase}`, target);
           if (diName === '') {
-            add(rs.srv, `_${T}._tcp.${base}`, `${C}.${slaveBase}:${p}`);
-            add(rs.srv, `_${T}._udp.${base}`, `${C}.${slaveBase}:${p}`);
+            addSrv(`${srvT}._tcp.${base}`, target);
+            addSrv(`${srvT}._udp.${base}`, target);
           }
         }
         if (diName === '') continue;
         for (const dp of t.discovery?.ports?.ports ?? []) {
           const proto = labelSpec(dp.protocol ?? '', cfg.spec);
-          const protos = proto === '' ? ['tcp', 'udp'] : [proto];
+          const protos = proto === '' ? ['_tcp', '_udp'] : [fitLabel('_', proto, '')];
           const portName = labelSpec(dp.name ?? '', cfg.spec);
+          const target = `${cName}:${dp.number}`;
           for (const pr of protos) {
-            add(rs.srv, `_${T}._${pr}.${base}`, `${C}.${base}:${dp.number}`);
-            if (portName !== '')
-              add(rs.srv, `_${portName}._${T}._${pr}.${base}`, `${C}.${base}:${dp.number}`);
+            addSrv(`${srvT}.${pr}.${base}`, target);
+            if (portName === '') continue;
+            const named = `${fitLabel('_', portName, '')}.${srvT}.${pr}.${base}`;
+            if (servableName(named)) addSrv(named, target);
+            else skipped.push(named);
           }
         }
       }
     }
-  }
+  });
+  listing = undefined;
   return rs;
 }
 
