@@ -130,7 +130,7 @@ export function registerMesosDnsRoutes(
 
   if (config.EnumerationOn) {
     route('/v1/enumerate', (_req, reply, snap) => {
-      const fws = snap!.records.frameworks ?? [];
+      const fws = snap!.enumeration();
       return json(reply, {
         frameworks:
           fws.length === 0

@@ -100,16 +100,24 @@ const MAX_NAME = 254; // 253 octets plus the trailing dot
 
 /** Every label 1..63 octets and the whole name within 253 octets (the DNS wire limits). */
 export function servableName(name: string): boolean {
-  // eslint-disable-next-line no-control-regex
-  const ascii = /^[\x00-\x7f]*$/.test(name);
-  const bytes = ascii ? name.length : Buffer.byteLength(name);
-  if (bytes > MAX_NAME) return false;
-  const labels = name.endsWith('.') ? name.slice(0, -1).split('.') : name.split('.');
-  for (const l of labels) {
-    const n = ascii ? l.length : Buffer.byteLength(l);
-    if (n === 0 || n > MAX_LABEL) return false;
+  let bytes = 0;
+  let label = 0;
+  const end = name.endsWith('.') ? name.length - 1 : name.length;
+  for (let i = 0; i < end; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (label === 0) return false;
+      label = 0;
+      bytes++;
+      continue;
+    }
+    // UTF-8 octets of this UTF-16 unit (a surrogate pair counts 2 + 2 = 4).
+    const n = c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c < 0xe000 ? 2 : 3;
+    label += n;
+    bytes += n;
+    if (label > MAX_LABEL) return false;
   }
-  return true;
+  return label > 0 && bytes + 1 <= MAX_NAME;
 }
 
 /** `prefix + label + suffix` cut down to one legal label by shortening `label` (upstream: unservable). */
@@ -237,7 +245,14 @@ export function generateRecords(
     if (!leaderIndexed) addIp(`master${idx}.${d}.`, leaderIp);
   }
 
-  // (5) tasks
+  // (5) tasks. The hot loop of a refresh: names are built once per task and pass, sanitised
+  // labels are memoised (instances of an app share them), lengths are checked by arithmetic.
+  const specMemo = new Map<string, string>();
+  const spec = (text: string): string => {
+    let out = specMemo.get(text);
+    if (out === undefined) specMemo.set(text, (out = labelSpec(text, cfg.spec)));
+    return out;
+  };
   state.frameworks.forEach((f, fi) => {
     const fw = fwNames[fi]!;
     const listed: EnumerationFramework['tasks'] = [];
@@ -257,54 +272,76 @@ export function generateRecords(
       const diName = t.discovery?.name ?? '';
       const suffix = `-${taskHash(t.id)}-${agentTail(t.slave_id)}`;
       const ports = parsePortRanges(t.resources?.ports);
-      const passes: { T: string; C: string; srvT: string }[] = [];
-      const T = labelSpec(diName !== '' ? diName : t.name, cfg.spec);
+      const T = spec(diName !== '' ? diName : t.name);
       if (diName !== '' && diName !== T) {
         // The legacy pass with the raw DiscoveryInfo name: only when it makes servable names.
         const C = diName + suffix;
         if (servableName(`_${diName}._tcp.${slaveBase}`) && servableName(`${C}.${slaveBase}`))
-          passes.push({ T: diName, C, srvT: `_${diName}` });
+          taskPass(t, diName, C, `_${diName}`, taskIps, agent, ports, diName !== '');
         else skipped.push(`${diName}.${base}`);
       }
+      // Sanitised labels are ASCII and at most 63 long; only the whole name can be too long.
       const C = fitLabel('', T, suffix);
       const srvT = fitLabel('_', T, '');
-      if (servableName(`${srvT}._tcp.${slaveBase}`) && servableName(`${C}.${slaveBase}`))
-        passes.push({ T, C, srvT });
+      if (srvT.length + 6 + slaveBase.length <= MAX_NAME && C.length + 1 + slaveBase.length <= MAX_NAME)
+        taskPass(t, T, C, srvT, taskIps, agent, ports, diName !== '');
       else skipped.push(`${T}.${base}`);
-      for (const { T, C, srvT } of passes) {
-        const cName = `${C}.${base}`;
-        const cSlave = `${C}.${slaveBase}`;
-        for (const ip of taskIps) {
-          addIp(`${T}.${base}`, ip);
-          addIp(cName, ip);
-        }
-        for (const ip of agent) {
-          addIp(`${T}.${slaveBase}`, ip);
-          addIp(cSlave, ip);
-        }
+    }
+
+    function taskPass(
+      t: MesosTask,
+      T: string,
+      C: string,
+      srvT: string,
+      taskIps: readonly string[],
+      agent: readonly string[],
+      ports: readonly number[],
+      hasDi: boolean,
+    ): void {
+      const tName = `${T}.${base}`;
+      const cName = `${C}.${base}`;
+      const tSlave = `${T}.${slaveBase}`;
+      const cSlave = `${C}.${slaveBase}`;
+      for (const ip of taskIps) {
+        addIp(tName, ip);
+        addIp(cName, ip);
+      }
+      for (const ip of agent) {
+        addIp(tSlave, ip);
+        addIp(cSlave, ip);
+      }
+      if (ports.length > 0) {
+        const tcpSlave = `${srvT}._tcp.${slaveBase}`;
+        const udpSlave = `${srvT}._udp.${slaveBase}`;
+        const tcp = `${srvT}._tcp.${base}`;
+        const udp = `${srvT}._udp.${base}`;
         for (const p of ports) {
           const target = `${cSlave}:${p}`;
-          addSrv(`${srvT}._tcp.${slaveBase}`, target);
-          addSrv(`${srvT}._udp.${slaveBase}`, target);
-          if (diName === '') {
-            addSrv(`${srvT}._tcp.${base}`, target);
-            addSrv(`${srvT}._udp.${base}`, target);
+          addSrv(tcpSlave, target);
+          addSrv(udpSlave, target);
+          if (!hasDi) {
+            addSrv(tcp, target);
+            addSrv(udp, target);
           }
         }
-        if (diName === '') continue;
-        for (const dp of t.discovery?.ports?.ports ?? []) {
-          const proto = labelSpec(dp.protocol ?? '', cfg.spec);
-          const protos = proto === '' ? ['_tcp', '_udp'] : [fitLabel('_', proto, '')];
-          const portName = labelSpec(dp.name ?? '', cfg.spec);
-          const target = `${cName}:${dp.number}`;
-          for (const pr of protos) {
-            addSrv(`${srvT}.${pr}.${base}`, target);
-            if (portName === '') continue;
-            const named = `${fitLabel('_', portName, '')}.${srvT}.${pr}.${base}`;
-            if (servableName(named)) addSrv(named, target);
-            else skipped.push(named);
-          }
-        }
+      }
+      if (!hasDi) return;
+      for (const dp of t.discovery?.ports?.ports ?? []) {
+        const proto = spec(dp.protocol ?? '');
+        const portName = spec(dp.name ?? '');
+        const target = `${cName}:${dp.number}`;
+        const one = (pr: string): void => {
+          addSrv(`${srvT}.${pr}.${base}`, target);
+          if (portName === '') return;
+          const label = fitLabel('_', portName, '');
+          if (label.length + srvT.length + pr.length + base.length + 3 <= MAX_NAME)
+            addSrv(`${label}.${srvT}.${pr}.${base}`, target);
+          else skipped.push(`${label}.${srvT}.${pr}.${base}`);
+        };
+        if (proto === '') {
+          one('_tcp');
+          one('_udp');
+        } else one(fitLabel('_', proto, ''));
       }
     }
   });
@@ -312,29 +349,34 @@ export function generateRecords(
   return rs;
 }
 
+const DOCKER_IP = 'Docker.NetworkSettings.IPAddress';
+const MESOS_IP = 'MesosContainerizer.NetworkSettings.IPAddress';
+
 /** IPSources (§1.8): the first source with at least one valid IP wins, with all its IPs. */
 export function taskIpsOf(t: MesosTask, agentIps: readonly string[], sources: readonly string[]): string[] {
   let latest: MesosTask['statuses'][number] | undefined;
   for (const s of t.statuses)
-    if (s.state === 'TASK_RUNNING' && (!latest || s.timestamp > latest.timestamp)) latest = s;
-  const labelValues = (key: string): string[] =>
-    (latest?.labels ?? []).filter((l) => l.key === key).map((l) => l.value ?? '');
+    if (s.state === 'TASK_RUNNING' && (latest === undefined || s.timestamp > latest.timestamp)) latest = s;
+  const out: string[] = [];
+  const take = (text: string | undefined): void => {
+    if (text === undefined) return;
+    const ip = canonicalIp(text);
+    if (ip !== undefined) out.push(ip);
+  };
   for (const source of sources) {
-    let candidates: string[];
-    if (source === 'host') candidates = [...agentIps];
-    else if (source === 'docker') candidates = labelValues('Docker.NetworkSettings.IPAddress');
-    else if (source === 'mesos') candidates = labelValues('MesosContainerizer.NetworkSettings.IPAddress');
-    else if (source === 'netinfo') {
-      candidates = (latest?.container_status?.network_infos ?? []).flatMap((ni) =>
-        ni.ip_addresses && ni.ip_addresses.length > 0
-          ? ni.ip_addresses.map((a) => a.ip_address ?? '')
-          : ni.ip_address
-            ? [ni.ip_address]
-            : [],
-      );
-    } else continue; // unknown source names are ignored
-    const ips = candidates.map((c) => canonicalIp(c)).filter((x): x is string => x !== undefined);
-    if (ips.length > 0) return ips;
+    if (source === 'host') {
+      for (const ip of agentIps) take(ip);
+    } else if (source === 'docker' || source === 'mesos') {
+      const key = source === 'docker' ? DOCKER_IP : MESOS_IP;
+      for (const l of latest?.labels ?? []) if (l.key === key) take(l.value);
+    } else if (source === 'netinfo') {
+      for (const ni of latest?.container_status?.network_infos ?? []) {
+        if (ni.ip_addresses && ni.ip_addresses.length > 0)
+          for (const a of ni.ip_addresses) take(a.ip_address);
+        else if (ni.ip_address) take(ni.ip_address);
+      }
+    } // unknown source names are ignored
+    if (out.length > 0) return out;
   }
-  return [];
+  return out;
 }

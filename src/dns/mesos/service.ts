@@ -8,7 +8,15 @@ import type { Logger } from 'pino';
 import { parseMesosState, type MesosState } from '../../cluster/index.js';
 import type { MesosDnsConfig } from './config.js';
 import { splitHostPort } from './config.js';
-import { canonicalIp, generateRecords, hostsToResolve, splitPid, type RecordSet } from './records.js';
+import {
+  canonicalIp,
+  generateRecords,
+  hostsToResolve,
+  splitPid,
+  type EnumerationFramework,
+  type GeneratorConfig,
+  type RecordSet,
+} from './records.js';
 
 export interface MesosDnsSnapshot {
   readonly records: RecordSet;
@@ -18,6 +26,11 @@ export interface MesosDnsSnapshot {
   readonly at: number;
   /** The master the state came from, when known. */
   readonly master?: string;
+  /**
+   * The `/v1/enumerate` tree of these records, built on first use from the same state and
+   * lookups (a refresh does not pay for a listing that is rarely asked for).
+   */
+  enumeration(): EnumerationFramework[];
 }
 
 /** Anything that delivers master states: the cluster poller (`MesosStatePoller`). */
@@ -133,26 +146,26 @@ export class MesosDnsService {
         { hosts: unresolved.slice(0, 20), count: unresolved.length },
         'host names without addresses: no records for them',
       );
+    const genConfig: GeneratorConfig = {
+      domain: c.Domain,
+      soaMname: c.SOAMname,
+      listenerAddrs: this.listenerAddrs(),
+      spec: c.EnforceRFC952 ? 'rfc952' : 'rfc1123',
+      ipSources: c.IPSources,
+      masters: masters.flatMap((m) => expandMaster(m, resolved)),
+    };
+    const resolveHost = (host: string): readonly string[] => resolved.get(host) ?? [];
     let records: RecordSet;
     try {
-      records = generateRecords(
-        state,
-        {
-          domain: c.Domain,
-          soaMname: c.SOAMname,
-          listenerAddrs: this.listenerAddrs(),
-          spec: c.EnforceRFC952 ? 'rfc952' : 'rfc1123',
-          ipSources: c.IPSources,
-          masters: masters.flatMap((m) => expandMaster(m, resolved)),
-        },
-        (host) => resolved.get(host) ?? [],
-        { enumerate: c.EnumerationOn },
-      );
+      records = generateRecords(state, genConfig, resolveHost);
     } catch (err) {
       // A generator bug must not take the service down with it.
       log.error({ err, master }, 'keeping old DNS state: record generation failed');
       return false;
     }
+    let listing: EnumerationFramework[] | undefined;
+    const enumeration = (): EnumerationFramework[] =>
+      (listing ??= generateRecords(state, genConfig, resolveHost, { enumerate: true }).frameworks ?? []);
     if (records.skipped.length > 0)
       log.warn(
         { names: records.skipped.slice(0, 10), count: records.skipped.length },
@@ -160,7 +173,13 @@ export class MesosDnsService {
       );
     const at = this.o.now?.() ?? Date.now();
     const first = this.snapshot === undefined;
-    this.snapshot = { records, serial: Math.floor(at / 1000), at, ...(master !== undefined && { master }) };
+    this.snapshot = {
+      records,
+      serial: Math.floor(at / 1000),
+      at,
+      ...(master !== undefined && { master }),
+      enumeration,
+    };
     const counts = { a: records.a.size, aaaa: records.aaaa.size, srv: records.srv.size };
     const ms = Math.round(performance.now() - started);
     if (first) log.info({ ...counts, ms, master, serial: this.snapshot.serial }, 'first DNS records loaded');
