@@ -1,0 +1,3 @@
+export * from './zones.js';
+export * from './store-format.js';
+export { ZonePublisher, type ZonePublisherOptions } from './publisher.js';
