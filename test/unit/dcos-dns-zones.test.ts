@@ -17,7 +17,9 @@ import {
   zoneFingerprint,
   ZonePublisher,
   zoneKey,
+  NodeZones,
 } from '../../src/dns/dcos/index.js';
+import { eventually } from '../helpers/eventually.js';
 import { EmbeddedStore } from '../../src/store/index.js';
 import { testLogger } from '../helpers/log.js';
 
@@ -191,6 +193,40 @@ test('publisher coalesces, skips unchanged zones and honours the fence', async (
     assert.equal(after!.modRevision, kv!.modRevision, 'a fenced-out publisher writes nothing');
   } finally {
     pub.close();
+    await store.close();
+  }
+});
+
+test('node zones: local zones at once, gossiped zones from the store, a bad value keeps the old copy', async () => {
+  const store = await EmbeddedStore.open({});
+  const zones = new Map<string, string>();
+  const sink = {
+    setZone: (origin: string, records: ReturnType<typeof emptyZone>) =>
+      zones.set(origin, zoneFingerprint(records)),
+    deleteZone: (origin: string) => zones.delete(origin),
+  };
+  const node = new NodeZones({ sink, store, log: testLogger(), privateIp: '10.0.0.9' });
+  try {
+    await node.start();
+    assert.deepEqual([...zones.keys()].sort(), ['localhost', 'spartan', 'thisnode.thisdcos.directory', 'zk']);
+    const good = emptyZone();
+    addAddress(good, 'leader.dcos.thisdcos.directory.', '10.0.0.100');
+    await store.put(zoneKey('dcos.thisdcos.directory'), serializeZone('dcos.thisdcos.directory', good, 1));
+    await eventually(async () => assert.equal(zones.get('dcos.thisdcos.directory'), zoneFingerprint(good)));
+    await store.put(
+      zoneKey('dcos.thisdcos.directory'),
+      '{"origin":"dcos.thisdcos.directory","at":2,"a":{"x.":["nope"]}}',
+    );
+    await store.put(zoneKey('evil.example'), serializeZone('evil.example', good, 1));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(zones.get('dcos.thisdcos.directory'), zoneFingerprint(good), 'the good copy stays');
+    assert.equal(zones.has('evil.example'), false, 'only gossiped zones are taken from the store');
+    node.setMasters(['10.0.0.100']);
+    assert.ok(zones.get('zk')!.includes('zk-5.zk.'));
+    await store.delete(zoneKey('dcos.thisdcos.directory'));
+    await eventually(async () => assert.equal(zones.has('dcos.thisdcos.directory'), false));
+  } finally {
+    node.stop();
     await store.close();
   }
 });

@@ -1,3 +1,4 @@
 export * from './zones.js';
 export * from './store-format.js';
 export { ZonePublisher, type ZonePublisherOptions } from './publisher.js';
+export { NodeZones, type NodeZonesOptions, type ZoneSink } from './node-zones.js';
