@@ -18,6 +18,7 @@ import {
   ZonePublisher,
   zoneKey,
   NodeZones,
+  registerDcosDnsRoutes,
 } from '../../src/dns/dcos/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { EmbeddedStore } from '../../src/store/index.js';
@@ -228,5 +229,42 @@ test('node zones: local zones at once, gossiped zones from the store, a bad valu
   } finally {
     node.stop();
     await store.close();
+  }
+});
+
+test('dcos-dns HTTP API answers from the served zones', async () => {
+  const { default: Fastify } = await import('fastify');
+  const app = Fastify();
+  const z = emptyZone();
+  addAddress(z, 'web.marathon.mesos.thisdcos.directory.', '9.0.1.2');
+  z.srv.set(
+    '_web._tcp.marathon.mesos.thisdcos.directory.',
+    new Set(['web.marathon.mesos.thisdcos.directory.:80', 'gone.mesos.thisdcos.directory.:81']),
+  );
+  registerDcosDnsRoutes(app, { all: () => new Map([['mesos.thisdcos.directory', z]]) }, '1.2.3');
+  try {
+    assert.deepEqual((await app.inject('/v1/version')).json(), { Service: 'dcos-dns', Version: '1.2.3' });
+    assert.deepEqual((await app.inject('/v1/hosts/Web.Marathon.mesos.thisdcos.directory')).json(), [
+      { host: 'web.marathon.mesos.thisdcos.directory.', ip: '9.0.1.2' },
+    ]);
+    assert.deepEqual((await app.inject('/v1/hosts/nothere.thisdcos.directory')).json(), []);
+    assert.deepEqual((await app.inject('/v1/services/_web._tcp.marathon.mesos.thisdcos.directory.')).json(), [
+      {
+        service: '_web._tcp.marathon.mesos.thisdcos.directory.',
+        host: 'web.marathon.mesos.thisdcos.directory.',
+        port: 80,
+        ip: '9.0.1.2',
+      },
+      {
+        service: '_web._tcp.marathon.mesos.thisdcos.directory.',
+        host: 'gone.mesos.thisdcos.directory.',
+        port: 81,
+      },
+    ]);
+    const records = (await app.inject('/v1/records')).json() as Array<{ rtype: string }>;
+    assert.deepEqual(records.map((r) => r.rtype).sort(), ['A', 'SRV', 'SRV']);
+    assert.equal((await app.inject('/v1/config')).statusCode, 501);
+  } finally {
+    await app.close();
   }
 });

@@ -3,3 +3,4 @@ export * from './store-format.js';
 export { ZonePublisher, type ZonePublisherOptions } from './publisher.js';
 export { NodeZones, type NodeZonesOptions, type ZoneSink } from './node-zones.js';
 export { MasterZones, type MasterZonesOptions } from './master-zones.js';
+export { registerDcosDnsRoutes, type ZoneView } from './http-api.js';

@@ -25,15 +25,34 @@ export interface NodeZonesOptions {
 
 export class NodeZones {
   private mirror: PrefixMirror | undefined;
+  /** What the sink holds, for the HTTP API and status. */
+  private readonly zones = new Map<string, ZoneRecords>();
   private readonly installed = new Map<string, number>();
   private readonly gossiped: ReadonlySet<string>;
 
+  private readonly sink: ZoneSink;
+
   constructor(private readonly o: NodeZonesOptions) {
     this.gossiped = new Set(o.gossiped ?? [ZONES.dcos, ZONES.mesos]);
+    this.sink = {
+      setZone: (origin, records) => {
+        this.zones.set(origin, records);
+        o.sink.setZone(origin, records);
+      },
+      deleteZone: (origin) => {
+        this.zones.delete(origin);
+        o.sink.deleteZone(origin);
+      },
+    };
+  }
+
+  /** Every zone this node serves, by origin. */
+  all(): ReadonlyMap<string, ZoneRecords> {
+    return this.zones;
   }
 
   async start(): Promise<void> {
-    const { sink } = this.o;
+    const { sink } = this;
     sink.setZone(ZONES.spartan, spartanZone());
     sink.setZone(ZONES.localhost, localhostZone());
     sink.setZone(ZONES.thisnode, thisnodeZone(this.o.privateIp, this.o.publicIps));
@@ -55,12 +74,12 @@ export class NodeZones {
 
   /** The masters changed: `zk-N.zk` follow them. */
   setMasters(ips: readonly string[]): void {
-    this.o.sink.setZone(ZONES.zk, zkZone(ips));
+    this.sink.setZone(ZONES.zk, zkZone(ips));
   }
 
   /** A locally computed zone (the L4LB names). */
   setLocalZone(origin: string, records: ZoneRecords): void {
-    this.o.sink.setZone(origin, records);
+    this.sink.setZone(origin, records);
   }
 
   /** Publication times of the installed gossiped zones (for status and staleness). */
@@ -82,7 +101,7 @@ export class NodeZones {
       const value = entries.get(key);
       if (value === undefined) {
         if (this.installed.delete(origin)) {
-          this.o.sink.deleteZone(origin);
+          this.sink.deleteZone(origin);
           this.o.log.info({ zone: origin }, 'zone withdrawn');
         }
         continue;
@@ -91,7 +110,7 @@ export class NodeZones {
         const stored = parseStoredZone(value);
         if (stored.origin !== origin)
           throw new Error(`zone value: origin: "${stored.origin}" stored under ${key}`);
-        this.o.sink.setZone(origin, stored.records);
+        this.sink.setZone(origin, stored.records);
         this.installed.set(origin, stored.at);
       } catch (err) {
         this.o.log.error(
