@@ -4,3 +4,4 @@ export { ZonePublisher, type ZonePublisherOptions } from './publisher.js';
 export { NodeZones, type NodeZonesOptions, type ZoneSink } from './node-zones.js';
 export { MasterZones, type MasterZonesOptions } from './master-zones.js';
 export { registerDcosDnsRoutes, type ZoneView } from './http-api.js';
+export { startNodeDns, ensureSpartanAddress, type NodeDns, type NodeDnsOptions } from './node-dns.js';
