@@ -10,6 +10,7 @@ import { addEmulatorCommand } from './emulator.js';
 import { addStatusCommand } from './status.js';
 import { addConfigCommand } from './config.js';
 import { addDemoCommand } from './demo.js';
+import { addMesosDnsCommand } from './mesos-dns.js';
 import { UsageError } from './usage-error.js';
 
 export function buildProgram(): Command {
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   addStatusCommand(program);
   addConfigCommand(program);
   addEmulatorCommand(program);
+  addMesosDnsCommand(program);
   return program;
 }
 

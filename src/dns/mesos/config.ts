@@ -475,3 +475,18 @@ export function renderConfig(c: MesosDnsConfig, serial: number): Record<string, 
   };
   return out;
 }
+
+/**
+ * Upstream settings dcnet cannot honour yet; refusing them at start beats failing every poll.
+ * (`basic` auth and `mesosHTTPSOn` work; TLS files and IAM need a state client that has them.)
+ */
+export function unsupportedSettings(c: MesosDnsConfig): string[] {
+  const out: string[] = [];
+  const name = (k: string): string => k[0]!.toLowerCase() + k.slice(1);
+  if (c.MesosAuthentication === 'iam')
+    out.push(`${name('MesosAuthentication')}: "iam" is not supported by dcnet mesos-dns yet`);
+  for (const k of ['CACertFile', 'CertFile', 'KeyFile'] as const)
+    if (c[k] !== '')
+      out.push(`${k}: custom TLS files are not supported by dcnet mesos-dns yet (HTTPS uses the system CAs)`);
+  return out;
+}

@@ -44,6 +44,9 @@ export interface RecordSet {
   readonly a: Map<string, Set<string>>;
   readonly aaaa: Map<string, Set<string>>;
   readonly srv: Map<string, Set<string>>;
+}
+
+export interface GeneratedRecords extends RecordSet {
   /** Present when generated with `enumerate`. */
   readonly frameworks?: EnumerationFramework[];
   /** Names that could not be served and were left out (labels > 63 octets, names > 253). */
@@ -132,10 +135,10 @@ export function generateRecords(
   cfg: GeneratorConfig,
   resolve: (host: string) => readonly string[] = () => [],
   opts: GenerateOptions = {},
-): RecordSet {
+): GeneratedRecords {
   const skipped: string[] = [];
   const frameworks: EnumerationFramework[] | undefined = opts.enumerate ? [] : undefined;
-  const rs: RecordSet = {
+  const rs: GeneratedRecords = {
     a: new Map(),
     aaaa: new Map(),
     srv: new Map(),

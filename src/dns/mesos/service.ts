@@ -15,11 +15,11 @@ import {
   splitPid,
   type EnumerationFramework,
   type GeneratorConfig,
-  type RecordSet,
+  type GeneratedRecords,
 } from './records.js';
 
 export interface MesosDnsSnapshot {
-  readonly records: RecordSet;
+  readonly records: GeneratedRecords;
   /** SOA serial: Unix seconds of the refresh that produced these records. */
   readonly serial: number;
   /** When the records were generated (ms since the epoch). */
@@ -33,9 +33,15 @@ export interface MesosDnsSnapshot {
   enumeration(): EnumerationFramework[];
 }
 
-/** Anything that delivers master states: the cluster poller (`MesosStatePoller`). */
+/** What delivers master states: the cluster poller (`MesosStatePoller`, already zod-parsed). */
 export interface StateSource {
-  onState(fn: (state: unknown, meta: { master: string; at: number }) => void): () => void;
+  onState(fn: (state: MesosState, meta: { master: string; at: number }) => void): () => void;
+}
+
+/** A source polled on our own clock, so that a failed poll can be reported (`MesosStatePoller`). */
+export interface PolledStateSource extends StateSource {
+  /** One poll; true when a state was delivered to the `onState` listeners. */
+  pollOnce(): Promise<boolean>;
 }
 
 export interface MesosDnsServiceOptions {
@@ -87,7 +93,7 @@ export class MesosDnsService {
 
   /** Feeds every state the source delivers into `update`. */
   follow(source: StateSource): () => void {
-    return source.onState((state, meta) => void this.update(state, meta.master));
+    return source.onState((state, meta) => void this.updateState(state, meta.master));
   }
 
   /** A poll failed: the old records stay (logged, as upstream). */
@@ -101,11 +107,20 @@ export class MesosDnsService {
    * (or superseded); true when it produced the current records.
    */
   async update(doc: unknown, master?: string): Promise<boolean> {
+    return this.queue({ doc }, master);
+  }
+
+  /** As `update`, for a state that is already validated (the poller parses what it fetches). */
+  async updateState(state: MesosState, master?: string): Promise<boolean> {
+    return this.queue({ state }, master);
+  }
+
+  private async queue(input: { doc?: unknown; state?: MesosState }, master?: string): Promise<boolean> {
     const ticket = ++this.tickets;
     this.newest = ticket;
     while (this.running) await this.running;
     if (this.newest !== ticket) return false; // a newer state arrived meanwhile
-    this.running = this.refresh(doc, master);
+    this.running = this.refresh(input, master);
     try {
       return await this.running;
     } finally {
@@ -113,12 +128,15 @@ export class MesosDnsService {
     }
   }
 
-  private async refresh(doc: unknown, master: string | undefined): Promise<boolean> {
+  private async refresh(
+    input: { doc?: unknown; state?: MesosState },
+    master: string | undefined,
+  ): Promise<boolean> {
     const { config: c, log } = this.o;
     const started = performance.now();
     let state: MesosState;
     try {
-      state = parseMesosState(doc);
+      state = input.state ?? parseMesosState(input.doc);
     } catch (err) {
       log.warn({ reason: (err as Error).message, master }, 'keeping old DNS state');
       return false;
@@ -155,7 +173,7 @@ export class MesosDnsService {
       masters: masters.flatMap((m) => expandMaster(m, resolved)),
     };
     const resolveHost = (host: string): readonly string[] => resolved.get(host) ?? [];
-    let records: RecordSet;
+    let records: GeneratedRecords;
     try {
       records = generateRecords(state, genConfig, resolveHost);
     } catch (err) {
@@ -242,4 +260,40 @@ function expandMaster(entry: string, resolved: Map<string, string[]>): string[] 
   return (resolved.get(hp.host) ?? []).map((ip) =>
     ip.includes(':') ? `[${ip}]:${hp.port}` : `${ip}:${hp.port}`,
   );
+}
+
+/**
+ * Polls `source` every `refreshMs` (the first poll at once) into `service`; a failed poll is
+ * reported to the service (logged "keeping old DNS state"). Polls never overlap.
+ */
+export function pollInto(
+  service: MesosDnsService,
+  source: PolledStateSource,
+  refreshMs: number,
+): { stop(): Promise<void> } {
+  const unsubscribe = service.follow(source);
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  const tick = (): void => {
+    running = source
+      .pollOnce()
+      .then((ok) => {
+        if (!ok) service.pollFailed('no Mesos master answered');
+      })
+      .catch((err: unknown) => service.pollFailed((err as Error).message))
+      .finally(() => {
+        running = undefined;
+        if (!stopped) timer = setTimeout(tick, refreshMs);
+      });
+  };
+  tick();
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      unsubscribe();
+      await running;
+    },
+  };
 }
