@@ -262,6 +262,19 @@ export function generateRecords(
     frameworks?.push({ name: f.name, tasks: listed });
     const base = `${fw}.${d}.`;
     const slaveBase = `${fw}.slave.${d}.`;
+    const bundles = new Map<
+      string,
+      {
+        tName: string;
+        tSlave: string;
+        tcpSlave: string;
+        udpSlave: string;
+        tcp: string;
+        udp: string;
+        /** DiscoveryInfo port (protocol, name) → its SRV names. */
+        di: Map<string, string[]>;
+      }
+    >();
     for (const t of f.tasks) {
       if (t.state !== 'TASK_RUNNING') continue;
       const agent = agentIps.get(t.slave_id);
@@ -301,51 +314,63 @@ export function generateRecords(
       ports: readonly number[],
       hasDi: boolean,
     ): void {
-      const tName = `${T}.${base}`;
+      // Names shared by every instance of an app come from one memoised bundle: the same string
+      // objects each time, so the record maps hash them once.
+      let n = bundles.get(T);
+      if (n === undefined) {
+        n = {
+          tName: `${T}.${base}`,
+          tSlave: `${T}.${slaveBase}`,
+          tcpSlave: `${srvT}._tcp.${slaveBase}`,
+          udpSlave: `${srvT}._udp.${slaveBase}`,
+          tcp: `${srvT}._tcp.${base}`,
+          udp: `${srvT}._udp.${base}`,
+          di: new Map(),
+        };
+        bundles.set(T, n);
+      }
       const cName = `${C}.${base}`;
-      const tSlave = `${T}.${slaveBase}`;
       const cSlave = `${C}.${slaveBase}`;
       for (const ip of taskIps) {
-        addIp(tName, ip);
+        addIp(n.tName, ip);
         addIp(cName, ip);
       }
       for (const ip of agent) {
-        addIp(tSlave, ip);
+        addIp(n.tSlave, ip);
         addIp(cSlave, ip);
       }
-      if (ports.length > 0) {
-        const tcpSlave = `${srvT}._tcp.${slaveBase}`;
-        const udpSlave = `${srvT}._udp.${slaveBase}`;
-        const tcp = `${srvT}._tcp.${base}`;
-        const udp = `${srvT}._udp.${base}`;
-        for (const p of ports) {
-          const target = `${cSlave}:${p}`;
-          addSrv(tcpSlave, target);
-          addSrv(udpSlave, target);
-          if (!hasDi) {
-            addSrv(tcp, target);
-            addSrv(udp, target);
-          }
+      for (const p of ports) {
+        const target = `${cSlave}:${p}`;
+        addSrv(n.tcpSlave, target);
+        addSrv(n.udpSlave, target);
+        if (!hasDi) {
+          addSrv(n.tcp, target);
+          addSrv(n.udp, target);
         }
       }
       if (!hasDi) return;
       for (const dp of t.discovery?.ports?.ports ?? []) {
-        const proto = spec(dp.protocol ?? '');
-        const portName = spec(dp.name ?? '');
         const target = `${cName}:${dp.number}`;
-        const one = (pr: string): void => {
-          addSrv(`${srvT}.${pr}.${base}`, target);
-          if (portName === '') return;
-          const label = fitLabel('_', portName, '');
-          if (label.length + srvT.length + pr.length + base.length + 3 <= MAX_NAME)
-            addSrv(`${label}.${srvT}.${pr}.${base}`, target);
-          else skipped.push(`${label}.${srvT}.${pr}.${base}`);
-        };
-        if (proto === '') {
-          one('_tcp');
-          one('_udp');
-        } else one(fitLabel('_', proto, ''));
+        const key = `${dp.protocol ?? ''}\n${dp.name ?? ''}`;
+        let names = n.di.get(key);
+        if (names === undefined)
+          n.di.set(key, (names = diPortNames(srvT, spec(dp.protocol ?? ''), spec(dp.name ?? ''))));
+        for (const name of names) addSrv(name, target);
       }
+    }
+
+    /** SRV names of one DiscoveryInfo port: per protocol, unnamed then named (§1.6 rows 7–8). */
+    function diPortNames(srvT: string, proto: string, portName: string): string[] {
+      const out: string[] = [];
+      for (const pr of proto === '' ? ['_tcp', '_udp'] : [fitLabel('_', proto, '')]) {
+        out.push(`${srvT}.${pr}.${base}`);
+        if (portName === '') continue;
+        const label = fitLabel('_', portName, '');
+        const named = `${label}.${srvT}.${pr}.${base}`;
+        if (named.length <= MAX_NAME) out.push(named);
+        else skipped.push(named);
+      }
+      return out;
     }
   });
   listing = undefined;

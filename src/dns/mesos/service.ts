@@ -275,13 +275,20 @@ export function pollInto(
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
+  let failures = 0;
+  // Like the poller's own warning: the first failures, then one in ten, so an outage cannot flood the log.
+  const failed = (reason: string): void => {
+    failures++;
+    if (failures <= 3 || failures % 10 === 0) service.pollFailed(`${reason} (${failures} in a row)`);
+  };
   const tick = (): void => {
     running = source
       .pollOnce()
       .then((ok) => {
-        if (!ok) service.pollFailed('no Mesos master answered');
+        if (ok) failures = 0;
+        else failed('no Mesos master answered');
       })
-      .catch((err: unknown) => service.pollFailed((err as Error).message))
+      .catch((err: unknown) => failed((err as Error).message))
       .finally(() => {
         running = undefined;
         if (!stopped) timer = setTimeout(tick, refreshMs);
