@@ -262,3 +262,38 @@ test('unresolvable agents (upstream #509) and bad pids make no records, not inva
   // The bare-number port range (crashed upstream) is one port.
   assert.equal(rs.srv.get('_web._tcp.fw.slave.mesos.')?.size, 1);
 });
+
+test('a 63-character task name still gets DNS replies (upstream sent none: "bad rdata")', async () => {
+  const { MesosResponder, parseQuery } = await import('../../src/dns/server/index.js');
+  const dnsPacket = (await import('dns-packet')).default;
+  const name = 'a'.repeat(63);
+  const rs = generateRecords(longState(name), cfg);
+  const responder = new MesosResponder({ domain: 'mesos' });
+  responder.setRecords(rs, 1);
+  const ask = (qname: string, type: 'A' | 'SRV') => {
+    const parsed = parseQuery(
+      Buffer.from(dnsPacket.encode({ id: 7, type: 'query', questions: [{ name: qname, type }] })),
+    );
+    assert.ok(parsed?.ok);
+    const reply = responder.answer(parsed.query, { transport: 'udp', maxUdpSize: 512 });
+    const d = dnsPacket.decode(reply) as unknown as {
+      answers: { data: unknown }[];
+      additionals: { data: unknown }[];
+    };
+    return { rcode: reply.readUInt16BE(2) & 0xf, answers: d.answers, additionals: d.additionals };
+  };
+  const srvName = [...rs.srv.keys()].find((n) => n.endsWith('._tcp.marathon.slave.mesos.'))!;
+  const srv = ask(srvName, 'SRV');
+  assert.equal(srv.rcode, 0);
+  assert.equal(srv.answers?.length, 1);
+  const target = (srv.answers![0]!.data as { target: string }).target;
+  assert.equal(target.split('.')[0]!.length, 63);
+  assert.deepEqual(
+    srv.additionals?.map((r) => r.data),
+    ['192.0.2.11'],
+  );
+  assert.deepEqual(
+    ask(`${name}.marathon.mesos.`, 'A').answers?.map((r) => r.data),
+    ['192.0.2.11'],
+  );
+});
