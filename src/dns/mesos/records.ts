@@ -156,9 +156,13 @@ export function generateRecords(
   ): void => {
     if (value === '') return;
     let set = map.get(name);
-    if (!set) map.set(name, (set = new Set()));
-    if (set.has(value)) return;
-    set.add(value);
+    if (set === undefined) {
+      map.set(name, (set = new Set()));
+      set.add(value);
+    } else {
+      const before = set.size;
+      if (set.add(value).size === before) return; // already there: one hash probe, not two
+    }
     listing?.push({ name, host: value, rtype });
   };
   const addSrv = (name: string, value: string): void => add(rs.srv, name, value, 'SRV');
