@@ -297,3 +297,18 @@ test('a 63-character task name still gets DNS replies (upstream sent none: "bad 
     ['192.0.2.11'],
   );
 });
+
+test('a leader pid with a host name (upstream: panic) uses its first resolved address', () => {
+  const rs = generateRecords(
+    parseMesosState({ leader: 'master@mesos1.example:5050' }),
+    { ...cfg, masters: ['192.0.2.1:5050'] },
+    (h) => (h === 'mesos1.example' ? ['192.0.2.1', '2001:db8::1'] : []),
+  );
+  assert.deepEqual([...rs.a.get('leader.mesos.')!], ['192.0.2.1']);
+  assert.deepEqual([...rs.a.get('master.mesos.')!], ['192.0.2.1']);
+  assert.deepEqual([...rs.srv.get('_leader._tcp.mesos.')!], ['leader.mesos.:5050']);
+  assert.deepEqual(
+    generateRecords(parseMesosState({ leader: 'master@unknown.example:5050' }), cfg).a.size,
+    0,
+  );
+});

@@ -66,6 +66,7 @@ export function hostsToResolve(state: MesosState): string[] {
   };
   for (const f of state.frameworks) add(f.pid ? splitPid(f.pid)?.host : f.hostname);
   for (const s of state.slaves) add(splitPid(s.pid)?.host);
+  if (state.leader) add(splitPid(state.leader)?.host);
   return [...out];
 }
 
@@ -223,7 +224,8 @@ export function generateRecords(
 
   // (4) leader and masters
   const leaderAt = state.leader ? splitPid(state.leader) : undefined;
-  const leaderIp = leaderAt && asIp(leaderAt.host);
+  // A leader pid with a host name (upstream: a panic) uses the first address it resolves to.
+  const leaderIp = leaderAt && addressesOf(leaderAt.host)[0];
   if (leaderAt && leaderIp) {
     const leaderHp = leaderAt.host.includes(':')
       ? `[${leaderAt.host}]:${leaderAt.port}`
