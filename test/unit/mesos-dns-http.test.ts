@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import {
   acceptsJson,
   goJson,
+  MAX_PARAM_LENGTH,
   MesosDnsService,
   parseMesosDnsConfig,
   registerMesosDnsRoutes,
@@ -48,7 +49,7 @@ async function setup(extra: Record<string, unknown> = {}) {
   const { log, lines } = capture();
   let clock = 1_700_000_000_000;
   const service = new MesosDnsService({ config, log, lookup: lookupLocalhost, now: () => clock });
-  const app = Fastify();
+  const app = Fastify({ maxParamLength: MAX_PARAM_LENGTH });
   registerMesosDnsRoutes(app, service, config, { version: '0.1.1' });
   await app.ready();
   const get = async (url: string, headers: Record<string, string> = {}) => {
@@ -321,4 +322,19 @@ test('service: a wildcard listener publishes the interface addresses as the name
   await service.update({ leader: 'master@192.0.2.1:5050' });
   assert.deepEqual([...service.current()!.records.a.get('ns1.mesos.')!], ['192.0.2.5']);
   assert.deepEqual([...service.current()!.records.aaaa.get('ns1.mesos.')!], ['fe80::1']);
+});
+
+test('long names (up to 253 octets) are found over HTTP', async () => {
+  const { service, get } = await setup({ EnforceRFC952: false });
+  const task = 'a'.repeat(63);
+  const fw = `${'f'.repeat(60)}.${'g'.repeat(60)}`;
+  await service.update({
+    leader: 'master@192.0.2.1:5050',
+    slaves: [{ id: 'x-S1', pid: 'slave(1)@192.0.2.21:5051' }],
+    frameworks: [{ name: fw, tasks: [{ id: 't', name: task, slave_id: 'x-S1', state: 'TASK_RUNNING' }] }],
+  });
+  const name = `${task}.${fw}.slave.mesos.`;
+  assert.ok(name.length > 190);
+  assert.equal((await get(`/v1/hosts/${name}`)).status, 200);
+  assert.deepEqual((await get(`/v1/hosts/${name}`)).json(), [{ host: name, ip: '192.0.2.21' }]);
 });

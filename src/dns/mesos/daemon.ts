@@ -16,7 +16,7 @@ import {
   type RunningDnsServer,
 } from '../server/index.js';
 import type { MesosDnsConfig } from './config.js';
-import { registerMesosDnsRoutes } from './http-api.js';
+import { MAX_PARAM_LENGTH, registerMesosDnsRoutes } from './http-api.js';
 import { MesosDnsService, pollInto } from './service.js';
 
 export interface MesosDnsOptions {
@@ -115,6 +115,7 @@ export function startMesosDns(o: MesosDnsOptions): RunningMesosDns {
         loggerInstance: log as FastifyBaseLogger,
         logController: new LogController({ disableRequestLogging: true }),
         forceCloseConnections: true,
+        maxParamLength: MAX_PARAM_LENGTH,
       });
       registerMesosDnsRoutes(app, service, c, { version: o.version });
       await app.listen({ host: c.HTTPListener, port: c.HttpPort });

@@ -53,6 +53,13 @@ function sortedRecord(map: Map<string, Set<string>>): Record<string, string[]> {
 
 const OTHER_METHODS = ['HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 
+/**
+ * Fastify's `maxParamLength` the app needs: names run to 253 characters (fastify's default of 100
+ * would answer 404 for long names), with room for `.*` wildcards and URL escapes.
+ */
+export const MAX_PARAM_LENGTH = 1024;
+
+/** Registers the routes on an app created with `maxParamLength: MAX_PARAM_LENGTH`. */
 export function registerMesosDnsRoutes(
   app: FastifyInstance,
   service: MesosDnsService,
