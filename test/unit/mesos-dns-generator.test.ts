@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseMesosState } from '../../src/cluster/index.js';
-import { generateRecords, servableName, type RecordSet } from '../../src/dns/mesos/index.js';
+import { generateRecords, OneValue, servableName, type RecordSet } from '../../src/dns/mesos/index.js';
 import { fixture } from '../helpers/fixtures.js';
 
 const state = () => {
@@ -311,4 +311,22 @@ test('a leader pid with a host name (upstream: panic) uses its first resolved ad
     generateRecords(parseMesosState({ leader: 'master@unknown.example:5050' }), cfg).a.size,
     0,
   );
+});
+
+test('single-value names use OneValue, a read-only Set look-alike; a second value makes a real Set', () => {
+  const rs = gen(['netinfo', 'docker', 'mesos', 'host']);
+  const one = rs.a.get('car-store-zinaz-0.marathon.mesos.')!;
+  assert.ok(one instanceof OneValue);
+  assert.equal(one.size, 1);
+  assert.ok(one.has('1.2.3.11') && !one.has('1.2.3.12'));
+  assert.deepEqual([...one], ['1.2.3.11']);
+  assert.deepEqual([...one.values()], ['1.2.3.11']);
+  assert.deepEqual([...one.keys()], ['1.2.3.11']);
+  assert.deepEqual([...one.entries()], [['1.2.3.11', '1.2.3.11']]);
+  const seen: string[] = [];
+  one.forEach((v) => seen.push(v));
+  assert.deepEqual(seen, ['1.2.3.11']);
+  const many = rs.a.get('slave.mesos.')!;
+  assert.ok(many instanceof Set);
+  assert.deepEqual([...many], ['1.2.3.10', '1.2.3.11', '1.2.3.12'], 'insertion order kept');
 });

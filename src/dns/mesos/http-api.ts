@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { renderConfig, type MesosDnsConfig } from './config.js';
 import type { MesosDnsService, MesosDnsSnapshot } from './service.js';
+import type { RecordMap } from './records.js';
 
 export interface MesosDnsHttpOptions {
   /** Shown by /v1/version (upstream: the build version, `dev` by default). */
@@ -40,12 +41,12 @@ export function normaliseName(name: string): string {
   return n.endsWith('.') ? n : `${n}.`;
 }
 
-const first = <T>(set: Set<T> | undefined): T | undefined => {
+const first = <T>(set: ReadonlySet<T> | undefined): T | undefined => {
   if (set) for (const v of set) return v;
   return undefined;
 };
 
-function sortedRecord(map: Map<string, Set<string>>): Record<string, string[]> {
+function sortedRecord(map: RecordMap): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const name of [...map.keys()].sort()) out[name] = [...map.get(name)!];
   return out;
