@@ -3,8 +3,14 @@
 // host names in `masters` never crash, and the /v1/enumerate tree follows insertion order.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseMesosState } from '../../src/cluster/index.js';
-import { generateRecords, OneValue, servableName, type RecordSet } from '../../src/dns/mesos/index.js';
+import { parseMesosState, parsePortRanges } from '../../src/cluster/index.js';
+import {
+  generateRecords,
+  OneValue,
+  portsOf,
+  servableName,
+  type RecordSet,
+} from '../../src/dns/mesos/index.js';
 import { fixture } from '../helpers/fixtures.js';
 
 const state = () => {
@@ -329,4 +335,22 @@ test('single-value names use OneValue, a read-only Set look-alike; a second valu
   const many = rs.a.get('slave.mesos.')!;
   assert.ok(many instanceof Set);
   assert.deepEqual([...many], ['1.2.3.10', '1.2.3.11', '1.2.3.12'], 'insertion order kept');
+});
+
+test('host ports: the fast scanner agrees with parsePortRanges on every shape', () => {
+  for (const text of [
+    undefined,
+    '',
+    '[]',
+    '[31000-31001, 31005-31005]',
+    '[31000]',
+    '[1-3,5-5]',
+    'junk',
+    '[ 7-8 ]',
+    '[31000-31001, x-2, 4-4]',
+    '[5-3]',
+    '31000-31001',
+    '[10-11]trailing',
+  ])
+    assert.deepEqual(portsOf(text), parsePortRanges(text), JSON.stringify(text));
 });

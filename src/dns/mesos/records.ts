@@ -333,7 +333,7 @@ export function generateRecords(
       const taskIps = taskIpsOf(t, agent, cfg.ipSources);
       const diName = t.discovery?.name ?? '';
       const suffix = `-${taskHash(t.id)}-${agentTail(t.slave_id)}`;
-      const ports = parsePortRanges(t.resources?.ports);
+      const ports = portsOf(t.resources?.ports);
       const T = spec(diName !== '' ? diName : t.name);
       if (diName !== '' && diName !== T) {
         // The legacy pass with the raw DiscoveryInfo name: only when it makes servable names.
@@ -423,8 +423,45 @@ export function generateRecords(
   return rs;
 }
 
+const NO_PORTS: readonly number[] = [];
+
+/**
+ * Host ports of a task: `parsePortRanges` semantics, with a scanning fast path for the shape
+ * Mesos always writes (`[31000-31001, 31005-31005]`), which is most of a refresh's ports.
+ */
+export function portsOf(text: string | undefined): readonly number[] {
+  if (!text || text === '[]') return NO_PORTS;
+  const out: number[] = [];
+  let i = text.charCodeAt(0) === 91 /* [ */ ? 1 : -1;
+  while (i > 0 && i < text.length) {
+    let lo = 0;
+    let hi = 0;
+    let digits = 0;
+    while (text.charCodeAt(i) === 32) i++;
+    for (let c = text.charCodeAt(i); c >= 48 && c <= 57; c = text.charCodeAt(++i))
+      ((lo = lo * 10 + c - 48), digits++);
+    if (digits === 0 || text.charCodeAt(i) !== 45 /* - */) return parsePortRanges(text);
+    digits = 0;
+    for (let c = text.charCodeAt(++i); c >= 48 && c <= 57; c = text.charCodeAt(++i))
+      ((hi = hi * 10 + c - 48), digits++);
+    if (digits === 0) return parsePortRanges(text);
+    for (let p = lo; p <= hi; p++) out.push(p);
+    const c = text.charCodeAt(i);
+    if (c === 93 /* ] */) return out;
+    if (c !== 44 /* , */) return parsePortRanges(text);
+    i++;
+  }
+  return parsePortRanges(text);
+}
+
 const DOCKER_IP = 'Docker.NetworkSettings.IPAddress';
 const MESOS_IP = 'MesosContainerizer.NetworkSettings.IPAddress';
+
+function take(out: string[], text: string | undefined): void {
+  if (text === undefined) return;
+  const ip = canonicalIp(text);
+  if (ip !== undefined) out.push(ip);
+}
 
 /** IPSources (§1.8): the first source with at least one valid IP wins, with all its IPs. */
 export function taskIpsOf(t: MesosTask, agentIps: readonly string[], sources: readonly string[]): string[] {
@@ -432,22 +469,17 @@ export function taskIpsOf(t: MesosTask, agentIps: readonly string[], sources: re
   for (const s of t.statuses)
     if (s.state === 'TASK_RUNNING' && (latest === undefined || s.timestamp > latest.timestamp)) latest = s;
   const out: string[] = [];
-  const take = (text: string | undefined): void => {
-    if (text === undefined) return;
-    const ip = canonicalIp(text);
-    if (ip !== undefined) out.push(ip);
-  };
   for (const source of sources) {
     if (source === 'host') {
-      for (const ip of agentIps) take(ip);
+      for (const ip of agentIps) take(out, ip);
     } else if (source === 'docker' || source === 'mesos') {
       const key = source === 'docker' ? DOCKER_IP : MESOS_IP;
-      for (const l of latest?.labels ?? []) if (l.key === key) take(l.value);
+      for (const l of latest?.labels ?? []) if (l.key === key) take(out, l.value);
     } else if (source === 'netinfo') {
       for (const ni of latest?.container_status?.network_infos ?? []) {
         if (ni.ip_addresses && ni.ip_addresses.length > 0)
-          for (const a of ni.ip_addresses) take(a.ip_address);
-        else if (ni.ip_address) take(ni.ip_address);
+          for (const a of ni.ip_addresses) take(out, a.ip_address);
+        else if (ni.ip_address) take(out, ni.ip_address);
       }
     } // unknown source names are ignored
     if (out.length > 0) return out;
