@@ -438,12 +438,16 @@ export function portsOf(text: string | undefined): readonly number[] {
     let hi = 0;
     let digits = 0;
     while (text.charCodeAt(i) === 32) i++;
-    for (let c = text.charCodeAt(i); c >= 48 && c <= 57; c = text.charCodeAt(++i))
-      ((lo = lo * 10 + c - 48), digits++);
+    for (let c = text.charCodeAt(i); c >= 48 && c <= 57; c = text.charCodeAt(++i)) {
+      lo = lo * 10 + c - 48;
+      digits++;
+    }
     if (digits === 0 || text.charCodeAt(i) !== 45 /* - */) return parsePortRanges(text);
     digits = 0;
-    for (let c = text.charCodeAt(++i); c >= 48 && c <= 57; c = text.charCodeAt(++i))
-      ((hi = hi * 10 + c - 48), digits++);
+    for (let c = text.charCodeAt(++i); c >= 48 && c <= 57; c = text.charCodeAt(++i)) {
+      hi = hi * 10 + c - 48;
+      digits++;
+    }
     if (digits === 0) return parsePortRanges(text);
     for (let p = lo; p <= hi; p++) out.push(p);
     const c = text.charCodeAt(i);
