@@ -9,22 +9,20 @@
 import type { DnsHandler, HandlerContext } from './types.js';
 import {
   DEFAULT_MAX_UDP_PAYLOAD,
+  encodeName,
   FLAG,
   MAX_TCP_MESSAGE,
   RCODE,
   TYPE,
-  encodeName,
   fqdn,
   optRecord,
   replyFor,
   rrA,
   rrAAAA,
-  rrCNAME,
-  rrNS,
   rrSOA,
   rrSRV,
-  rrSize,
-  writeResponse,
+  rrHead,
+  writeLimited,
   type DnsQuery,
   type SoaFields,
   type WireRr,
@@ -65,6 +63,8 @@ interface Rec {
   readonly tail: Buffer;
   /** For records with a name in RDATA: the name (CNAME/SRV/NS target) used for chasing/glue. */
   readonly target?: string;
+  /** CNAME/NS: `tail` is only the head and the target is written (compressed) as RDATA. */
+  readonly compress?: boolean;
   readonly rebuild?: (rename: (n: string) => string) => Buffer;
 }
 
@@ -124,6 +124,11 @@ export class ZoneResponder {
     const o = fqdn(origin);
     const inZone = (field: string, name: string): string => {
       const n = fqdn(name);
+      try {
+        encodeName(n);
+      } catch (e) {
+        throw new Error(`zone ${o}: ${field} record: ${(e as Error).message}`);
+      }
       if (n !== o && !n.endsWith(o === '.' ? '.' : `.${o}`)) {
         throw new Error(`zone ${o}: ${field} record "${name}" is outside the zone`);
       }
@@ -152,6 +157,7 @@ export class ZoneResponder {
           throw new Error(`zone ${o}: srv "${name}" value "${v}" is not target:port`);
         }
         const target = fqdn(v.slice(0, i));
+        encodeName(target);
         e.srv.push({
           type: TYPE.SRV,
           tail: rrSRV(1, 1, port, target, ZONE_TTL),
@@ -163,22 +169,13 @@ export class ZoneResponder {
     for (const [name, targetText] of data.cname ?? []) {
       const n = inZone('cname', name);
       const target = fqdn(targetText);
+      encodeName(target);
       const e = entry(n);
-      e.cname = {
-        type: TYPE.CNAME,
-        tail: rrCNAME(target, ZONE_TTL),
-        target,
-        rebuild: (rn) => rrCNAME(rn(target), ZONE_TTL),
-      };
+      e.cname = { type: TYPE.CNAME, tail: rrHead(TYPE.CNAME, ZONE_TTL), target, compress: true };
     }
     const apex = entry(o);
     apex.soa = { type: TYPE.SOA, tail: rrSOA(ZONE_SOA, ZONE_TTL), rebuild: soaRebuild(ZONE_TTL) };
-    apex.ns = {
-      type: TYPE.NS,
-      tail: rrNS(ZONE_SOA.mname, ZONE_NS_TTL),
-      target: ZONE_SOA.mname,
-      rebuild: (rn) => rrNS(rn(ZONE_SOA.mname), ZONE_NS_TTL),
-    };
+    apex.ns = { type: TYPE.NS, tail: rrHead(TYPE.NS, ZONE_NS_TTL), target: ZONE_SOA.mname, compress: true };
     const ents = new Set<string>();
     for (const n of names.keys()) {
       let p = n;
@@ -195,7 +192,7 @@ export class ZoneResponder {
       origin: o,
       names,
       ents,
-      negSoa: { owner: encodeName(o), tail: rrSOA(ZONE_SOA, negTtl) },
+      negSoa: { owner: o, tail: rrSOA(ZONE_SOA, negTtl) },
     });
   }
 
@@ -287,16 +284,15 @@ export class ZoneResponder {
       for (const g of t.aaaa) additional.push({ owner: rec.target, rec: g });
     }
     const rn = rename ? renamer(rename) : undefined;
-    const wire = (o: Out): WireRr => ({
-      owner: o.owner === undefined ? undefined : encodeName(rn ? rn(o.owner) : o.owner),
-      tail: rn && o.rec.rebuild ? o.rec.rebuild(rn) : o.rec.tail,
-    });
-    let ans = answers.map(wire);
-    let add = additional.map(wire);
+    const wire = (o: Out): WireRr => {
+      const owner = o.owner === undefined ? undefined : rn ? rn(o.owner) : o.owner;
+      if (o.rec.compress) return { owner, tail: o.rec.tail, name: rn ? rn(o.rec.target!) : o.rec.target! };
+      return { owner, tail: rn && o.rec.rebuild ? o.rec.rebuild(rn) : o.rec.tail };
+    };
     if (rn && authority.length > 0) {
       authority = [
         {
-          owner: encodeName(rn(this.zoneFor(name)!.origin)),
+          owner: rn(this.zoneFor(name)!.origin),
           tail: soaRebuild(Math.min(ZONE_TTL, ZONE_SOA.minimum))(rn),
         },
       ];
@@ -308,19 +304,19 @@ export class ZoneResponder {
         : q.edns
           ? Math.min(q.edns.udpSize, this.maxUdpPayload, ctx.maxUdpSize)
           : 512;
-    let flags: number = FLAG.AA;
-    let size = 12 + q.question.length + (opt ? opt.length : 0);
-    for (const l of [ans, authority, add]) for (const r of l) size += rrSize(r);
-    if (size > limit) {
-      flags |= FLAG.TC;
-      for (const r of add) size -= rrSize(r);
-      add = [];
-      let n = ans.length;
-      while (size > limit && n > 0) size -= rrSize(ans[--n]!);
-      ans = ans.slice(0, n);
-      if (size > limit) authority = [];
-    }
-    return writeResponse({ query: q, flags, rcode, answer: ans, authority, additional: add, opt });
+    return writeLimited(
+      {
+        query: q,
+        flags: FLAG.AA,
+        rcode,
+        answer: answers.map(wire),
+        authority,
+        additional: additional.map(wire),
+        opt,
+      },
+      limit,
+      'fit',
+    );
   }
 
   private select(e: Entry, qtype: number): Rec[] {
