@@ -222,7 +222,7 @@ export class DnsServer {
       return;
     }
     if (!parsed.ok) {
-      this.metrics.malformed();
+      if (parsed.rcode === RCODE.FORMERR) this.metrics.malformed();
       this.metrics.request('-', rcodeName(parsed.rcode));
       send(errorReply(parsed.id, parsed.flags, parsed.rcode, parsed.question));
       return;
