@@ -122,6 +122,7 @@ export async function fakeUpstream(
   delayMs = 0,
 ): Promise<FakeUpstream> {
   const seen: FakeUpstream['seen'] = [];
+  let closed = false;
   const respond = (bytes: Buffer, transport: 'udp' | 'tcp', send: (b: Buffer) => void): void => {
     let q: Packet;
     try {
@@ -140,7 +141,9 @@ export async function fakeUpstream(
       questions: q.questions,
       ...r,
     } as Packet);
-    setTimeout(() => send(out), delayMs);
+    setTimeout(() => {
+      if (!closed) send(out);
+    }, delayMs);
   };
   for (let attempt = 0; ; attempt++) {
     const udp = createSocket('udp4');
@@ -172,7 +175,6 @@ export async function fakeUpstream(
       throw new Error('no free port for the fake upstream');
     }
     udp.on('message', (m, rinfo) => respond(m, 'udp', (b) => udp.send(b, rinfo.port, rinfo.address)));
-    let closed = false;
     const close = async (): Promise<void> => {
       if (closed) return;
       closed = true;
