@@ -211,3 +211,41 @@ test('bad packets: FORMERR when the header is readable, silence otherwise; count
   assert.match(await registry.getSingleMetricAsString('dcnet_dns_dropped_total'), /reason="malformed"\} 1/);
   assert.equal(rcodeOf(decode(await udpAsk(port, good))), 'NOERROR');
 });
+
+test('closing the server while a handler is still running does not throw later', async () => {
+  let started!: () => void;
+  const running = new Promise<void>((r) => (started = r));
+  const late: DnsHandler = (bytes) =>
+    new Promise((resolve) => {
+      started();
+      setTimeout(() => resolve(Buffer.from(bytes)), 150);
+    });
+  const s = await startDnsServer({
+    listen: [{ host: '127.0.0.1', port: 0 }],
+    zones: { '.': late },
+    registry: new Registry(),
+  });
+  void udpAsk(s.ports[0]!, queryBytes('x.example.com', 'A'), 500).catch(() => undefined);
+  void tcpAsk(s.ports[0]!, [queryBytes('y.example.com', 'A')], 500).catch(() => undefined);
+  await running;
+  await s.close();
+  await new Promise((r) => setTimeout(r, 300));
+});
+
+test('listens on IPv6 loopback too, UDP and TCP on the same port', async () => {
+  const zones = dcosZones();
+  const s = await startDnsServer({
+    listen: [
+      { host: '127.0.0.1', port: 0 },
+      { host: '::1', port: 0 },
+    ],
+    zones: { '.': zones.handler },
+    registry: new Registry(),
+  });
+  servers.push(s);
+  assert.equal(s.addresses.length, 2);
+  const out = await dig(s.ports[1]!, ['ready.spartan', 'A', '+tcp'], '::1');
+  assert.match(out, /127\.0\.0\.1/);
+  const r = decode(await udpAsk(s.ports[1]!, queryBytes('ready.spartan', 'A'), 2000, '::1'));
+  assert.equal(rcodeOf(r), 'NOERROR');
+});
