@@ -19,6 +19,9 @@
 //   new ForwardCache({ maxEntries, maxTtl, maxNegativeTtl })   positive + negative answer cache.
 //   new AllowList(cidrs = DEFAULT_FORWARD_ALLOW)     who may have names forwarded (else REFUSED).
 //   upstreamsFromResolvConf(text, ownAddresses?) / parseUpstream('ip[:port]')
+//   startDcosDnsCluster({ workers, listen, router: { clusterId, mesosResolvers, forwardZones,
+//     upstreams, allow, cacheEntries }, registry }) → .setZone / .deleteZone / .setMesosResolvers /
+//     .close(): the dcos-dns server in N processes sharing the sockets (node:cluster).
 //   dnsMetrics(registry) → counters dcnet_dns_requests_total{zone,rcode}, _dropped_total{reason},
 //     _forwarder_failures_total{zone}, _upstream_failures_total{upstream,protocol,reason}.
 export * from './types.js';
@@ -30,3 +33,4 @@ export * from './mesos-responder.js';
 export * from './zone-responder.js';
 export * from './router.js';
 export * from './server.js';
+export * from './cluster.js';
