@@ -2,7 +2,9 @@
 // a few hundred names in l4lb.thisdcos.directory, behind the dcos-dns router, in its own process)
 // and against dnsmasq serving the same names from an addn-hosts file (--no-resolv: it never
 // forwards), on another loopback address, with the same query file. Runs alternate; the medians
-// are compared. Then p99 latency of each at half of dcnet's measured maximum (dnsperf -Q).
+// are compared. dcnet runs both as one process (the headline figure) and as a DcosDnsCluster of
+// two workers sharing the socket. Then p99 latency of each at half of dcnet's measured maximum
+// (dnsperf -Q, latencies from -v).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -26,13 +28,17 @@ try {
   const hosts = join(workdir, 'hosts.txt');
   await writeFile(hosts, names.map(([n, ip]) => `${ip} ${n}\n`).join(''));
 
-  const dcnet = await startChild(
-    process.execPath,
-    [join(import.meta.dirname, 'lib', 'dns-zone-server.js'), '127.0.0.1', String(NAMES)],
-    (l) => (l.startsWith('{"port"') ? String((JSON.parse(l) as { port: number }).port) : undefined),
-  );
-  stops.push(() => dcnet.stop());
-  const dcnetPort = Number(dcnet.value);
+  const startDcnet = async (workers: number): Promise<number> => {
+    const child = await startChild(
+      process.execPath,
+      [join(import.meta.dirname, 'lib', 'dns-zone-server.js'), '127.0.0.1', String(NAMES), String(workers)],
+      (l) => (l.startsWith('{"port"') ? String((JSON.parse(l) as { port: number }).port) : undefined),
+    );
+    stops.push(() => child.stop());
+    return Number(child.value);
+  };
+  const dcnetPort = await startDcnet(0);
+  const clusterPort = await startDcnet(2);
 
   // dnsmasq on another loopback address and a random high port.
   const maskHost = `127.${10 + Math.floor(Math.random() * 200)}.${Math.floor(Math.random() * 250)}.${2 + Math.floor(Math.random() * 250)}`;
@@ -77,21 +83,27 @@ try {
   };
 
   const ours: number[] = [];
+  const cluster: number[] = [];
   const theirs: number[] = [];
   let lostOurs = 0;
   let lostTheirs = 0;
   // Warm-up (JIT) for both.
   await dnsperf('127.0.0.1', dcnetPort, ['-l', '2']);
+  await dnsperf('127.0.0.1', clusterPort, ['-l', '2']);
   for (let i = 0; i < RUNS; i++) {
     const a = await dnsperf('127.0.0.1', dcnetPort);
     ours.push(qps(a));
     lostOurs += lost(a);
+    const c = await dnsperf('127.0.0.1', clusterPort);
+    cluster.push(qps(c));
+    lostOurs += lost(c);
     const b = await dnsperf(maskHost, maskPort);
     theirs.push(qps(b));
     lostTheirs += lost(b);
   }
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const o = median(ours);
+  const oc = median(cluster);
   const t = median(theirs);
   const half = Math.floor(o / 2);
   const p99Ours = p99ms(await dnsperf('127.0.0.1', dcnetPort, ['-Q', String(half), '-v']));
@@ -105,6 +117,9 @@ try {
       qps: Math.round(o),
       qps_runs: ours.map(Math.round),
       lost: lostOurs,
+      cluster2_qps: Math.round(oc),
+      cluster2_qps_runs: cluster.map(Math.round),
+      cluster2_ratio: round(oc / t),
       peer: 'dnsmasq 2.90 (--no-resolv, addn-hosts, same names and query file)',
       peer_qps: Math.round(t),
       peer_qps_runs: theirs.map(Math.round),
