@@ -163,7 +163,7 @@ export class DnsServer {
           (reply) => {
             // The socket may have been closed while an asynchronous handler ran.
             try {
-              udp.send(reply, rinfo.port, rinfo.address, noop);
+              udp.send(reply, rinfo.port, rinfo.address);
             } catch {
               /* closed */
             }
