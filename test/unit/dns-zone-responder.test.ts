@@ -327,3 +327,24 @@ test('router: aliases answer from the internal zone with every name renamed back
   assert.equal(rcodeOf(mesos), 'SERVFAIL', '.mesos without masters: SERVFAIL at once');
   assert.ok(mesos.type === 'response');
 });
+
+test('built replies are reused per name/type/rotation: ID, RD and question case patched; zone changes drop them', () => {
+  const z = zones();
+  const first = ask('five.marathon.mesos.thisdcos.directory', 'A', { id: 3 }, z);
+  const again = ask('FIVE.Marathon.mesos.thisdcos.directory', 'A', { id: 8, rd: false }, z);
+  assert.equal(again.id, 8);
+  assert.equal(again.questions?.[0]?.name, 'FIVE.Marathon.mesos.thisdcos.directory');
+  assert.ok(!flagsOf(again).rd);
+  assert.deepEqual(rrs(again.answers).map(line), rrs(first.answers).map(line), 'same rotation (3 ≡ 8 mod 5)');
+  z.setZone('mesos.thisdcos.directory', {
+    a: m([['five.marathon.mesos.thisdcos.directory', ['192.0.2.99']]]),
+  });
+  assert.deepEqual(rrs(ask('five.marathon.mesos.thisdcos.directory', 'A', { id: 3 }, z).answers).map(line), [
+    'five.marathon.mesos.thisdcos.directory 5 A 192.0.2.99',
+  ]);
+  z.deleteZone('mesos.thisdcos.directory');
+  assert.equal(rcodeOf(ask('five.marathon.mesos.thisdcos.directory', 'A', { id: 3 }, z)), 'REFUSED');
+  const edns = ask('ready.spartan', 'A', { edns: 1232 }, z);
+  assert.equal(edns.additionals?.filter((r) => r.type === 'OPT').length, 1);
+  assert.equal(ask('ready.spartan', 'A', {}, z).additionals?.length ?? 0, 0, 'no OPT echo for a plain query');
+});

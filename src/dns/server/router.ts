@@ -114,8 +114,14 @@ export function createDcosDnsRouter(opts: DcosDnsRouterOptions): DnsHandler {
     ...(cache ? { cache } : {}),
   });
 
+  const routes = new Map<string, DcosRoute>();
   return (bytes, q, ctx) => {
-    const route = routeDcosDns(q.lname, clusterId, fzNames);
+    let route = routes.get(q.lname);
+    if (!route) {
+      route = routeDcosDns(q.lname, clusterId, fzNames);
+      if (routes.size >= 10_000) routes.clear();
+      routes.set(q.lname, route);
+    }
     ctx.zone = route.zone;
     switch (route.kind) {
       case 'internal': {

@@ -126,6 +126,36 @@ export function readName(buf: Buffer, off: number): { name: string; end: number;
   }
 }
 
+/**
+ * The common case, fast: an uncompressed name of plain printable labels, decoded with a single
+ * native call. Undefined for anything else (readName handles it, or reports the error).
+ */
+function plainName(buf: Buffer, off: number): { name: string; end: number } | undefined {
+  let pos = off;
+  for (;;) {
+    if (pos >= buf.length) return undefined;
+    const len = buf[pos]!;
+    if (len === 0) break;
+    if (len > 63 || pos + 1 + len > buf.length) return undefined;
+    for (let i = pos + 1; i <= pos + len; i++) {
+      const c = buf[i]!;
+      if (c === 0x2e || c === 0x5c || c <= 0x20 || c >= 0x7f) return undefined;
+    }
+    pos += len + 1;
+  }
+  const end = pos + 1;
+  if (end - off > MAX_NAME_WIRE) return undefined;
+  if (end - off === 1) return { name: '.', end };
+  const raw = buf.toString('latin1', off, end - 1);
+  let name = '';
+  for (let p = 0; p < raw.length;) {
+    const len = raw.charCodeAt(p);
+    name += raw.substring(p + 1, p + 1 + len) + '.';
+    p += len + 1;
+  }
+  return { name, end };
+}
+
 function labelText(buf: Buffer, start: number, end: number): string {
   for (let i = start; i < end; i++) {
     const c = buf[i]!;
@@ -173,13 +203,14 @@ export function parseQuery(buf: Buffer): ParseResult {
   let question: Buffer;
   let off: number;
   try {
-    const n = readName(buf, 12);
+    const n = plainName(buf, 12) ?? readName(buf, 12);
     if (n.end + 4 > buf.length) throw new WireError('question runs past the end');
     name = n.name;
     off = n.end + 4;
-    question = n.compressed
-      ? Buffer.concat([encodeName(name), buf.subarray(n.end, n.end + 4)])
-      : buf.subarray(12, off);
+    question =
+      'compressed' in n && n.compressed
+        ? Buffer.concat([encodeName(name), buf.subarray(n.end, n.end + 4)])
+        : buf.subarray(12, off);
   } catch (e) {
     return { ok: false, id, flags, rcode: RCODE.FORMERR, reason: (e as Error).message };
   }

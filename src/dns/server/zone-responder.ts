@@ -103,8 +103,12 @@ const soaRebuild =
   (rename: (n: string) => string): Buffer =>
     rrSOA({ ...ZONE_SOA, mname: rename(ZONE_SOA.mname), rname: rename(ZONE_SOA.rname) }, ttl);
 
+const REPLY_CACHE_MAX = 50_000;
+
 export class ZoneResponder {
   private zones = new Map<string, Zone>();
+  /** Built replies, dropped at every zone change. */
+  private replies = new Map<string, { n: number; byRotation: Buffer[] }>();
   private readonly loadBalance: LoadBalance;
   private readonly maxUdpPayload: number;
   readonly handler: DnsHandler = (_bytes, q, ctx) => this.answer(q, ctx);
@@ -188,6 +192,7 @@ export class ZoneResponder {
       }
     }
     const negTtl = Math.min(ZONE_TTL, ZONE_SOA.minimum);
+    this.replies = new Map();
     this.zones = new Map(this.zones).set(o, {
       origin: o,
       names,
@@ -202,6 +207,7 @@ export class ZoneResponder {
     const next = new Map(this.zones);
     next.delete(o);
     this.zones = next;
+    this.replies = new Map();
     return true;
   }
 
@@ -234,6 +240,46 @@ export class ZoneResponder {
     lookup: string = q.lname,
     rename?: Rename,
   ): Buffer {
+    const limit =
+      ctx.transport === 'tcp'
+        ? MAX_TCP_MESSAGE
+        : q.edns
+          ? Math.min(q.edns.udpSize, this.maxUdpPayload, ctx.maxUdpSize)
+          : 512;
+    if (rename !== undefined || this.loadBalance === 'random')
+      return this.build(q, limit, lookup, rename).buf;
+    // Replies are kept per (name, type, size limit, OPT, rotation) until the next zone change; a
+    // hit only patches the ID, the RD/CD bits and the question's case.
+    const key = `${lookup}|${q.qtype}|${limit}|${q.edns ? 1 : 0}`;
+    const cache = this.replies;
+    let entry = cache.get(key);
+    const k = entry && entry.n > 1 ? q.id % entry.n : 0;
+    const hit = entry?.byRotation[k];
+    if (hit && hit.length >= 12 + q.question.length) {
+      const out = Buffer.allocUnsafe(hit.length);
+      hit.copy(out);
+      out.writeUInt16BE(q.id, 0);
+      out.writeUInt16BE((hit.readUInt16BE(2) & ~(FLAG.RD | FLAG.CD)) | (q.flags & (FLAG.RD | FLAG.CD)), 2);
+      q.question.copy(out, 12);
+      return out;
+    }
+    const built = this.build(q, limit, lookup, rename);
+    if (!entry || entry.n !== built.n) {
+      if (cache.size >= REPLY_CACHE_MAX) cache.clear();
+      entry = { n: built.n, byRotation: [] };
+      cache.set(key, entry);
+    }
+    entry.byRotation[built.n > 1 ? q.id % built.n : 0] = built.buf;
+    return built.buf;
+  }
+
+  private build(
+    q: DnsQuery,
+    limit: number,
+    lookup: string,
+    rename: Rename | undefined,
+  ): { buf: Buffer; n: number } {
+    let rotation = 1;
     const answers: Out[] = [];
     let authority: WireRr[] = [];
     let rcode: number = RCODE.NOERROR;
@@ -244,7 +290,7 @@ export class ZoneResponder {
     for (;;) {
       const zone = this.zoneFor(name);
       if (!zone) {
-        if (first) return replyFor(q, RCODE.REFUSED);
+        if (first) return { buf: replyFor(q, RCODE.REFUSED), n: 1 };
         break; // a CNAME pointing outside the local zones: the chain ends here
       }
       first = false;
@@ -255,7 +301,7 @@ export class ZoneResponder {
         break;
       }
       if (e.cname && q.qtype !== TYPE.CNAME && q.qtype !== TYPE.ANY) {
-        if (visited.has(name) || visited.size >= 16) return replyFor(q, RCODE.SERVFAIL);
+        if (visited.has(name) || visited.size >= 16) return { buf: replyFor(q, RCODE.SERVFAIL), n: 1 };
         visited.add(name);
         answers.push({ owner, rec: e.cname });
         name = e.cname.target!;
@@ -270,6 +316,7 @@ export class ZoneResponder {
       const start = answers.length;
       for (const rec of recs) answers.push({ owner, rec });
       this.balance(answers, start, q.id);
+      if (this.loadBalance === 'round_robin') rotation = recs.length;
       break;
     }
     // Glue for SRV/NS targets that live in a local zone.
@@ -298,13 +345,7 @@ export class ZoneResponder {
       ];
     }
     const opt = q.edns ? optRecord(this.maxUdpPayload) : undefined;
-    const limit =
-      ctx.transport === 'tcp'
-        ? MAX_TCP_MESSAGE
-        : q.edns
-          ? Math.min(q.edns.udpSize, this.maxUdpPayload, ctx.maxUdpSize)
-          : 512;
-    return writeLimited(
+    const buf = writeLimited(
       {
         query: q,
         flags: FLAG.AA,
@@ -317,6 +358,7 @@ export class ZoneResponder {
       limit,
       'fit',
     );
+    return { buf, n: rotation };
   }
 
   private select(e: Entry, qtype: number): Rec[] {
