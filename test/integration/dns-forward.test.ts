@@ -7,11 +7,13 @@ import { Registry } from 'prom-client';
 import {
   AllowList,
   ForwardCache,
+  MesosResponder,
   ZoneResponder,
   createDcosDnsRouter,
   createDcosForwarder,
   createMesosForwarder,
   dnsMetrics,
+  mesosDnsZones,
   startDnsServer,
   type DnsHandler,
   type RunningDnsServer,
@@ -259,4 +261,43 @@ test('router: .mesos to the Mesos-DNS resolvers, forward_zones to theirs, the re
     corp.seen.map((s) => s.transport),
     ['udp', 'tcp'],
   );
+});
+
+test('mesosDnsZones: the domain to the responder, ZoneResolvers by longest suffix, the rest to Resolvers', async () => {
+  const def = await fakeUpstream(aRecord('192.0.2.11'));
+  const corp = await fakeUpstream(aRecord('192.0.2.12'));
+  const responder = new MesosResponder({ domain: 'mesos' });
+  responder.setRecords(
+    { a: new Map([['leader.mesos.', new Set(['192.0.2.1'])]]), aaaa: new Map(), srv: new Map() },
+    1,
+  );
+  const zones = mesosDnsZones({
+    responder,
+    resolvers: [loop(def.port)],
+    zoneResolvers: { 'corp.example': [loop(corp.port)] },
+  });
+  const s = await startDnsServer({
+    listen: [{ host: '127.0.0.1', port: 0 }],
+    zones,
+    registry: new Registry(),
+  });
+  servers.push(s);
+  const ip = async (name: string) =>
+    String((decode(await udpAsk(s.ports[0]!, queryBytes(name, 'A'))).answers![0] as { data: unknown }).data);
+  assert.equal(await ip('leader.mesos'), '192.0.2.1');
+  assert.equal(await ip('a.corp.example'), '192.0.2.12');
+  assert.equal(await ip('www.example.org'), '192.0.2.11');
+  const off = await startDnsServer({
+    listen: [{ host: '127.0.0.1', port: 0 }],
+    zones: mesosDnsZones({
+      responder,
+      externalOn: false,
+      resolvers: [loop(def.port)],
+      zoneResolvers: { 'corp.example': [loop(corp.port)] },
+    }),
+    registry: new Registry(),
+  });
+  servers.push(off);
+  assert.equal(rcodeOf(decode(await udpAsk(off.ports[0]!, queryBytes('a.corp.example', 'A')))), 'REFUSED');
+  assert.equal(rcodeOf(decode(await udpAsk(off.ports[0]!, queryBytes('leader.mesos', 'A')))), 'NOERROR');
 });

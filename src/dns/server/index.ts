@@ -15,6 +15,8 @@
 //   createDcosDnsRouter({ zones, clusterId, mesosResolvers, forwardZones, upstreams, allow, cache })
 //       → handler for `.` on a dcos-dns node (aliases, .mesos, local zones, forward zones, upstreams).
 //   createMesosForwarder({ servers, timeoutMs, externalOn, allow, cache })  Mesos-DNS §3.9.
+//   mesosDnsZones({ responder, externalOn, resolvers, zoneResolvers, timeoutMs }) → the zones
+//     table of a Mesos-DNS server (domain, ZoneResolvers zones, `.`), for startDnsServer.
 //   createDcosForwarder({ upstreams, timeoutMs, allow, cache })            dcos-dns §1.3.
 //   new ForwardCache({ maxEntries, maxTtl, maxNegativeTtl })   positive + negative answer cache.
 //   new AllowList(cidrs = DEFAULT_FORWARD_ALLOW)     who may have names forwarded (else REFUSED).
@@ -30,6 +32,7 @@ export * from './metrics.js';
 export * from './access.js';
 export * from './forward.js';
 export * from './mesos-responder.js';
+export * from './mesos-dns.js';
 export * from './zone-responder.js';
 export * from './router.js';
 export * from './server.js';
