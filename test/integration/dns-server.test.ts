@@ -117,7 +117,7 @@ async function dcosServer(extra: { handler?: DnsHandler; maxConcurrent?: number;
 }
 
 test('dcos-dns role with dig: 128 A truncated over UDP, complete after dig retries over TCP', async () => {
-  const { port } = await dcosServer();
+  const { port, registry } = await dcosServer();
   const out = await dig(port, ['many.big.thisdcos.directory', 'A', '+noedns']);
   assert.match(out, /Truncated, retrying in TCP mode/);
   assert.match(out, /ANSWER: 128,/);
@@ -133,6 +133,14 @@ test('dcos-dns role with dig: 128 A truncated over UDP, complete after dig retri
   assert.match(await dig(port, ['foo.unknownzone.thisdcos.directory']), /status: REFUSED/);
   assert.match(await dig(port, ['nope.spartan']), /status: NXDOMAIN/);
   assert.match(await dig(port, ['leader.mesos']), /status: SERVFAIL/);
+  const m = await registry.getSingleMetricAsString('dcnet_dns_requests_total');
+  assert.match(
+    m,
+    /zone="big\.thisdcos\.directory\.",rcode="NOERROR"\} 4/,
+    'UDP + TCP retry + 2 with +ignore',
+  );
+  assert.match(m, /zone="unknown\.",rcode="REFUSED"\} 1/, 'query-made zone names share one label');
+  assert.match(m, /zone="mesos\.",rcode="SERVFAIL"\} 1/);
 });
 
 test('TCP: several queries on one connection, split and coalesced frames; idle connections are closed', async () => {

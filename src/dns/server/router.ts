@@ -122,7 +122,9 @@ export function createDcosDnsRouter(opts: DcosDnsRouterOptions): DnsHandler {
       if (routes.size >= 10_000) routes.clear();
       routes.set(q.lname, route);
     }
-    ctx.zone = route.zone;
+    // Metric label: internal zone names come from the query, so unknown ones share one label
+    // (a stream of random names must not create unbounded label values).
+    ctx.zone = route.kind === 'internal' && !opts.zones.hasZone(route.zone) ? 'unknown.' : route.zone;
     switch (route.kind) {
       case 'internal': {
         if (!route.rename) return opts.zones.answer(q, ctx);

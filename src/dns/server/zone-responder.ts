@@ -225,6 +225,11 @@ export class ZoneResponder {
     }
   }
 
+  /** True when `origin` is one of the zones served. */
+  hasZone(origin: string): boolean {
+    return this.zones.has(fqdn(origin));
+  }
+
   /** True when some zone owns the name (the router uses this for REFUSED decisions). */
   owns(name: string): boolean {
     return this.zoneFor(fqdn(name)) !== undefined;
