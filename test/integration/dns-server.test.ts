@@ -141,6 +141,11 @@ test('dcos-dns role with dig: 128 A truncated over UDP, complete after dig retri
   );
   assert.match(m, /zone="unknown\.",rcode="REFUSED"\} 1/, 'query-made zone names share one label');
   assert.match(m, /zone="mesos\.",rcode="SERVFAIL"\} 1/);
+  // The router was given no metrics of its own: its failures land in the server's registry.
+  assert.match(
+    await registry.getSingleMetricAsString('dcnet_dns_forwarder_failures_total'),
+    /zone="mesos\."\} 1/,
+  );
 });
 
 test('TCP: several queries on one connection, split and coalesced frames; idle connections are closed', async () => {

@@ -266,7 +266,14 @@ export class DnsServer {
       return;
     }
     const maxUdpSize = transport === 'tcp' ? MAX_TCP_MESSAGE : udpLimit(q, this.maxUdpPayload);
-    const ctx: HandlerContext = { transport, remoteAddress, remotePort, maxUdpSize, zone };
+    const ctx: HandlerContext = {
+      transport,
+      remoteAddress,
+      remotePort,
+      maxUdpSize,
+      zone,
+      metrics: this.metrics,
+    };
     const finish = (r: Buffer | undefined): void => {
       if (!r) return;
       if (r.length > maxUdpSize) r = truncateMessage(r, maxUdpSize);
