@@ -1,4 +1,5 @@
 // The dcnet command: one executable, one subcommand per role.
+import { DCNET_VERSION } from './version.js';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/index.js';
 import { RecoveryError } from '../overlay/index.js';
@@ -16,7 +17,7 @@ export function buildProgram(): Command {
     .description(
       'DC/OS networking in one daemon: overlay networks, service discovery, L4 and L7 load balancing',
     )
-    .version('0.1.0')
+    .version(DCNET_VERSION)
     .exitOverride()
     .showHelpAfterError();
   addDemoCommand(program);

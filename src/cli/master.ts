@@ -6,6 +6,8 @@ import { createLogger } from './logger.js';
 import { parseListen } from './listen.js';
 import { UsageError } from './usage-error.js';
 import { parseEtcdUrl } from '../store/index.js';
+import { parseMasterEntry } from '../cluster/index.js';
+import { startMasterRoles } from './master-roles.js';
 
 export function addMasterCommand(program: Command): void {
   program
@@ -23,6 +25,11 @@ export function addMasterCommand(program: Command): void {
       'URL the other masters reach this one at (with --store; default from --listen)',
     )
     .option('--listen <host:port>', 'HTTP API address', '127.0.0.1:5050')
+    .option(
+      '--mesos <host:port[,host:port…]>',
+      'Mesos masters to poll for tasks (DNS zones); the leader is followed',
+    )
+    .option('--mesos-refresh <s>', 'how often the Mesos state is polled', '2')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .action(
       async (opts: {
@@ -32,11 +39,27 @@ export function addMasterCommand(program: Command): void {
         storePrefix: string;
         advertise?: string;
         listen: string;
+        mesos?: string;
+        mesosRefresh: string;
         logLevel: string;
       }) => {
         const logger = createLogger(opts.logLevel, 'dcnet-master');
         const { host, port } = parseListen(opts.listen);
         const config = await loadConfig(opts.config);
+        const mesos = opts.mesos
+          ?.split(',')
+          .map((m) => m.trim())
+          .filter(Boolean);
+        for (const m of mesos ?? []) {
+          try {
+            parseMasterEntry(m);
+          } catch (err) {
+            throw new UsageError(`--mesos: ${(err as Error).message}`);
+          }
+        }
+        const refreshS = Number(opts.mesosRefresh);
+        if (!Number.isFinite(refreshS) || refreshS < 0.1)
+          throw new UsageError(`--mesos-refresh: "${opts.mesosRefresh}" must be a number of seconds ≥ 0.1`);
         if (opts.store !== undefined) {
           try {
             parseEtcdUrl(opts.store);
@@ -62,15 +85,21 @@ export function addMasterCommand(program: Command): void {
               }
             : { dataDir: opts.dataDir }),
         });
+        const roles =
+          mesos && mesos.length > 0
+            ? startMasterRoles({ server, log: logger, mesos, refreshMs: refreshS * 1000 })
+            : undefined;
         const stop = (signal: string): void => {
           logger.info({ signal }, 'stopping');
-          server.close().then(
-            () => process.exit(0),
-            (err: unknown) => {
-              logger.error({ err }, 'error while stopping');
-              process.exit(1);
-            },
-          );
+          Promise.resolve(roles?.stop())
+            .then(() => server.close())
+            .then(
+              () => process.exit(0),
+              (err: unknown) => {
+                logger.error({ err }, 'error while stopping');
+                process.exit(1);
+              },
+            );
         };
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));

@@ -1,1 +1,2 @@
 export * from './mesos-state.js';
+export * from './poller.js';

@@ -23,7 +23,9 @@ export interface ClusterOptions {
   /** Scratch directory for data dirs, CNI configs and leases. */
   readonly workdir: string;
   readonly agentArgs?: (name: string) => string[];
-  readonly masterArgs?: string[];
+  readonly masterArgs?: string[] | ((host: Host) => string[]);
+  /** Runs in the master's namespace before the master starts (e.g. an upstream resolver). */
+  readonly prepareMaster?: (host: Host, tb: Testbed) => Promise<void>;
   /** Run etcd in the master's namespace and the master on it (`--store etcd://…`). */
   readonly etcd?: boolean;
   /** Port of the dcnet overlay master (default 5050; the demo moves it for the Mesos emulator). */
@@ -54,6 +56,7 @@ export class OverlayCluster {
       const dataDir = join(opts.workdir, 'master');
       const url = `http://${host.ip}:${opts.masterPort ?? 5050}`;
       if (opts.etcd) await cluster.startEtcd(host);
+      await opts.prepareMaster?.(host, tb);
       cluster.master = { host, dataDir, url, proc: cluster.startMaster(host, dataDir) };
       for (let i = 1; i <= opts.agents; i++) await cluster.addAgent(`a${i}`, i);
       return cluster;
@@ -120,7 +123,9 @@ export class OverlayCluster {
         ...storeArgs,
         '--listen',
         `${host.ip}:${this.opts.masterPort ?? 5050}`,
-        ...(this.opts.masterArgs ?? []),
+        ...(typeof this.opts.masterArgs === 'function'
+          ? this.opts.masterArgs(host)
+          : (this.opts.masterArgs ?? [])),
       ],
       this.logOpts('master'),
     );
@@ -160,6 +165,10 @@ export class OverlayCluster {
       '0.1',
       '--backoff-max',
       '1',
+      // Names outside the cluster go to the master host (a local fake resolver, if one runs there):
+      // never to this machine's own resolvers.
+      '--dns-upstream',
+      `${this.master.host.ip}:53`,
       ...(this.opts.agentArgs?.(name) ?? []),
     ];
     const node: AgentNode = {

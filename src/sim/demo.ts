@@ -3,12 +3,17 @@
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentInfo } from '../overlay/index.js';
+import { run } from '../kernel/index.js';
+import { SPARTAN_IP as SPARTAN } from '../dns/dcos/index.js';
 import { OverlayCluster, DCNET_BIN, REPO_ROOT } from './cluster.js';
 import { sweepStale, type Spawned } from './testbed.js';
 import { importBusybox, startDockerd } from './docker.js';
 import type { Topology } from './emulator/index.js';
 
 export const DEMO_PORTS = { mesos: 5050, marathon: 8080, dcnetMaster: 5080 } as const;
+/** A name only the demo's upstream resolver knows (documentation address). */
+export const DEMO_OUTSIDE_NAME = 'outside.example.test';
+export const DEMO_OUTSIDE_IP = '192.0.2.10';
 
 export interface DemoTask {
   id: string;
@@ -86,6 +91,23 @@ export class Demo {
       agents: 3,
       workdir: opts.workdir,
       masterPort: DEMO_PORTS.dcnetMaster,
+      // The master polls the Mesos emulator (started next) for the DNS zones.
+      masterArgs: (host) => ['--mesos', `${host.ip}:${DEMO_PORTS.mesos}`, '--mesos-refresh', '1'],
+      // "The outside world's" resolver: dnsmasq on the master host, the agents' upstream.
+      prepareMaster: async (host, tb) => {
+        tb.spawn(host.netns, 'dnsmasq', [
+          '--keep-in-foreground',
+          '-C',
+          '/dev/null',
+          '--no-resolv',
+          '--no-hosts',
+          '--bind-interfaces',
+          `--listen-address=${host.ip}`,
+          '--port=53',
+          `--host-record=${DEMO_OUTSIDE_NAME},${DEMO_OUTSIDE_IP}`,
+          '--pid-file=',
+        ]);
+      },
       ...(opts.detach && { logDir }),
       // dockerd on the chosen agents before their dcnet agent starts, so it creates the Docker networks.
       prepareHost: async (name, host, dir, tb) => {
@@ -394,6 +416,50 @@ export class Demo {
       if (web.length !== 3 || !web.every((t) => t.healthy))
         throw new Error(JSON.stringify(web.map((t) => [t.id, t.healthy])));
       return '3 of 3';
+    });
+    await record('dns: every node answers ready.spartan, thisnode and the task names', async () => {
+      const webIps = tasks
+        .filter((t) => t.app === '/web')
+        .flatMap((t) => t.ips)
+        .sort();
+      const name = 'web.marathon.autoip.dcos.thisdcos.directory';
+      for (const n of names) {
+        const ns = cluster.agent(n).host.netns;
+        const dig = async (q: string): Promise<string[]> =>
+          (await cluster.tb.exec(ns, 'dig', ['+short', '+time=2', '+tries=1', `@${SPARTAN}`, q])).stdout
+            .split('\n')
+            .filter(Boolean)
+            .sort();
+        const ready = await dig('ready.spartan');
+        if (ready.join() !== '127.0.0.1')
+          throw new Error(`${n}: ready.spartan → ${ready.join() || 'nothing'}`);
+        const self = await dig('thisnode.thisdcos.directory');
+        if (self.join() !== cluster.agent(n).host.ip) throw new Error(`${n}: thisnode → ${self.join()}`);
+        // The zone reaches the nodes within a few seconds of the tasks running.
+        const deadline = Date.now() + 15_000;
+        let got = await dig(name);
+        while (got.join() !== webIps.join() && Date.now() < deadline) {
+          await sleep(500);
+          got = await dig(name);
+        }
+        if (got.join() !== webIps.join())
+          throw new Error(`${n}: ${name} → ${got.join() || 'nothing'}, want ${webIps.join()}`);
+      }
+      return `${names.length} nodes, ${name} → ${webIps.length} overlay IPs`;
+    });
+    await record('dns: a task resolves cluster names and outside names through its node', async () => {
+      const task = tasks.find((t) => t.app === '/web')!;
+      const dig = async (q: string): Promise<string> =>
+        (
+          await run('ip', ['netns', 'exec', task.netns, 'dig', '+short', '+time=2', '+tries=1', q])
+        ).stdout.trim();
+      const legacy = await dig('legacy.marathon.agentip.dcos.thisdcos.directory');
+      const agentIps = tasks.filter((t) => t.app === '/legacy').map((t) => cluster.agent(t.agent).host.ip);
+      if (!legacy || !legacy.split('\n').every((ip) => agentIps.includes(ip)))
+        throw new Error(`legacy agentip → ${legacy || 'nothing'}, want one of ${agentIps.join()}`);
+      const outside = await dig(DEMO_OUTSIDE_NAME);
+      if (outside !== DEMO_OUTSIDE_IP) throw new Error(`${DEMO_OUTSIDE_NAME} → ${outside || 'nothing'}`);
+      return `from ${task.id}: agentip names and ${DEMO_OUTSIDE_NAME} (forwarded upstream)`;
     });
     return results;
   }

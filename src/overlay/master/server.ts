@@ -9,6 +9,7 @@ import {
   EtcdStore,
   parseEtcdUrl,
   registerStoreRoutes,
+  type Compare,
   type Store,
 } from '../../store/index.js';
 import { OverlayMaster } from './master.js';
@@ -40,6 +41,10 @@ export interface MasterServer {
   readonly url: string;
   /** The allocating master while this process leads (always, without HA). */
   master(): OverlayMaster | undefined;
+  /** The store the masters share (other roles publish through it: DNS zones, VIP tables). */
+  readonly store: Store;
+  /** While this master leads: the compares that fence its writes; undefined while it follows. */
+  leading(): { readonly fence: readonly Compare[] } | undefined;
   close(): Promise<void>;
 }
 
@@ -104,6 +109,8 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
     return {
       url,
       master: () => (ha?.isLeader ? (ha.current() as OverlayMaster) : undefined),
+      store,
+      leading: () => (ha?.isLeader ? { fence: ha.fence() } : undefined),
       async close() {
         await ha?.stop();
         await app.close();
@@ -157,6 +164,8 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
   return {
     url: address,
     master: () => master,
+    store: single,
+    leading: () => ({ fence: [] }),
     async close() {
       await app.close();
       if (!opts.store) await store.close();
