@@ -215,6 +215,7 @@ interface CommonOptions {
   /** Clients whose names may be forwarded; others get REFUSED. Default: DEFAULT_FORWARD_ALLOW. */
   readonly allow?: AllowList;
   readonly cache?: ForwardCache;
+  /** Default: the counters of the server the forwarder is mounted in. */
   readonly metrics?: DnsMetrics;
   /** Metric zone label for failures (default: the context's zone). */
   readonly zone?: string;
@@ -226,6 +227,16 @@ export interface MesosForwarderOptions extends CommonOptions {
   readonly timeoutMs?: number;
   readonly externalOn?: boolean;
   readonly setTruncateBit?: boolean;
+}
+
+const fallbackMetrics = dnsMetrics();
+
+/** The forwarder's own counters, else the server's (from the context), else a private set. */
+export function metricsFor(
+  opts: { readonly metrics?: DnsMetrics | undefined },
+  ctx: HandlerContext,
+): DnsMetrics {
+  return opts.metrics ?? ctx.metrics ?? fallbackMetrics;
 }
 
 function refusedOrCached(
@@ -240,11 +251,11 @@ function refusedOrCached(
 
 export function createMesosForwarder(opts: MesosForwarderOptions): DnsHandler {
   const allow = opts.allow ?? new AllowList();
-  const metrics = opts.metrics ?? dnsMetrics();
   const timeoutMs = opts.timeoutMs && opts.timeoutMs > 0 ? opts.timeoutMs : 5000;
   const externalOn = opts.externalOn ?? true;
   const setTc = opts.setTruncateBit ?? true;
   return async (bytes, q, ctx) => {
+    const metrics = metricsFor(opts, ctx);
     if (!externalOn || opts.servers.length === 0) return replyFor(q, RCODE.REFUSED);
     const early = refusedOrCached(q, ctx, allow, opts.cache);
     if (early) return early;
@@ -304,11 +315,11 @@ export function takeUpstreams(
 
 export function createDcosForwarder(opts: DcosForwarderOptions): DnsHandler {
   const allow = opts.allow ?? new AllowList();
-  const metrics = opts.metrics ?? dnsMetrics();
   const timeoutMs = opts.timeoutMs ?? 5000;
   const list =
     typeof opts.upstreams === 'function' ? opts.upstreams : () => opts.upstreams as readonly Upstream[];
   return async (bytes, q, ctx) => {
+    const metrics = metricsFor(opts, ctx);
     const early = refusedOrCached(q, ctx, allow, opts.cache);
     if (early) return early;
     const ups = takeUpstreams(list(), (u) => metrics.upstreamFailuresOf(upstreamKey(u)), opts.random);

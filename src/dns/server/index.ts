@@ -15,10 +15,15 @@
 //   createDcosDnsRouter({ zones, clusterId, mesosResolvers, forwardZones, upstreams, allow, cache })
 //       → handler for `.` on a dcos-dns node (aliases, .mesos, local zones, forward zones, upstreams).
 //   createMesosForwarder({ servers, timeoutMs, externalOn, allow, cache })  Mesos-DNS §3.9.
+//   mesosDnsZones({ responder, externalOn, resolvers, zoneResolvers, timeoutMs }) → the zones
+//     table of a Mesos-DNS server (domain, ZoneResolvers zones, `.`), for startDnsServer.
 //   createDcosForwarder({ upstreams, timeoutMs, allow, cache })            dcos-dns §1.3.
 //   new ForwardCache({ maxEntries, maxTtl, maxNegativeTtl })   positive + negative answer cache.
 //   new AllowList(cidrs = DEFAULT_FORWARD_ALLOW)     who may have names forwarded (else REFUSED).
 //   upstreamsFromResolvConf(text, ownAddresses?) / parseUpstream('ip[:port]')
+//   startDcosDnsCluster({ workers, listen, router: { clusterId, mesosResolvers, forwardZones,
+//     upstreams, allow, cacheEntries }, registry }) → .setZone / .deleteZone / .setMesosResolvers /
+//     .close(): the dcos-dns server in N processes sharing the sockets (node:cluster).
 //   dnsMetrics(registry) → counters dcnet_dns_requests_total{zone,rcode}, _dropped_total{reason},
 //     _forwarder_failures_total{zone}, _upstream_failures_total{upstream,protocol,reason}.
 export * from './types.js';
@@ -27,6 +32,8 @@ export * from './metrics.js';
 export * from './access.js';
 export * from './forward.js';
 export * from './mesos-responder.js';
+export * from './mesos-dns.js';
 export * from './zone-responder.js';
 export * from './router.js';
 export * from './server.js';
+export * from './cluster.js';

@@ -24,8 +24,7 @@ import {
   rrNS,
   rrSOA,
   rrSRV,
-  sizeOf,
-  writeResponse,
+  writeLimited,
   type DnsQuery,
   type ResponseParts,
   type WireRr,
@@ -67,6 +66,14 @@ interface Data {
   readonly glueAAAA: Map<string, WireRr>;
   readonly soa: WireRr;
   readonly ns: WireRr;
+}
+
+function checkName(name: string, field: string): void {
+  try {
+    encodeName(name);
+  } catch (e) {
+    throw new Error(`${field}: ${(e as Error).message}`);
+  }
 }
 
 const EMPTY: NameEntry = { a: [], aaaa: [], srv: [] };
@@ -122,6 +129,7 @@ export class MesosResponder {
     const names = new Map<string, NameEntry>();
     const entry = (name: string): NameEntry => {
       const key = fqdn(name);
+      checkName(key, 'records');
       let e = names.get(key);
       if (!e) names.set(key, (e = { a: [], aaaa: [], srv: [] }));
       return e;
@@ -131,12 +139,12 @@ export class MesosResponder {
     for (const [name, ips] of rs.a) {
       const e = entry(name);
       for (const ip of ips) e.a.push(rrA(ip, ttl));
-      if (e.a[0]) glueA.set(fqdn(name), { owner: encodeName(fqdn(name)), tail: e.a[0] });
+      if (e.a[0]) glueA.set(fqdn(name), { owner: fqdn(name), tail: e.a[0] });
     }
     for (const [name, ips] of rs.aaaa) {
       const e = entry(name);
       for (const ip of ips) e.aaaa.push(rrAAAA(ip, ttl));
-      if (e.aaaa[0]) glueAAAA.set(fqdn(name), { owner: encodeName(fqdn(name)), tail: e.aaaa[0] });
+      if (e.aaaa[0]) glueAAAA.set(fqdn(name), { owner: fqdn(name), tail: e.aaaa[0] });
     }
     for (const [name, values] of rs.srv) {
       const e = entry(name);
@@ -144,6 +152,7 @@ export class MesosResponder {
         const i = v.lastIndexOf(':');
         const target = fqdn(v.slice(0, i));
         const port = Number(v.slice(i + 1));
+        checkName(target, `records.srv["${name}"] target`);
         if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
           throw new Error(`records.srv["${name}"]: value "${v}" is not target:port`);
         }
@@ -178,7 +187,7 @@ export class MesosResponder {
     const e = d.names.get(n) ?? EMPTY;
     const exists = e !== EMPTY;
     // A/AAAA owners are the normalised name: a pointer to the question only when identical.
-    const addrOwner = n === q.name ? undefined : encodeName(n);
+    const addrOwner = n === q.name ? undefined : n;
     const addr = (tails: Buffer[]): WireRr[] => tails.map((tail) => ({ owner: addrOwner, tail }));
     let answer: WireRr[] = [];
     let authority: WireRr[] = [];
@@ -243,7 +252,7 @@ export class MesosResponder {
         : useOpt
           ? Math.min(q.edns!.udpSize, this.o.maxUdpPayload, ctx.maxUdpSize)
           : 512;
-    let parts: ResponseParts = {
+    const parts: ResponseParts = {
       query: q,
       flags: FLAG.AA | (this.o.recurseOn ? FLAG.RA : 0),
       rcode,
@@ -252,21 +261,7 @@ export class MesosResponder {
       additional,
       opt: useOpt ? optRecord(this.o.maxUdpPayload) : undefined,
     };
-    if (sizeOf(parts) > limit) {
-      // §3.7: drop ADDITIONAL; then, if still not "size < limit", the fewest answers from the end.
-      parts = { ...parts, additional: [] };
-      if (sizeOf(parts) >= limit) {
-        let lo = 0;
-        let hi = answer.length;
-        while (lo < hi) {
-          const mid = (lo + hi + 1) >> 1;
-          if (sizeOf({ ...parts, answer: answer.slice(0, mid) }) < limit) lo = mid;
-          else hi = mid - 1;
-        }
-        parts = { ...parts, answer: answer.slice(0, lo) };
-      }
-      if (this.o.setTruncateBit) parts = { ...parts, flags: parts.flags | FLAG.TC };
-    }
-    return writeResponse(parts);
+    // §3.7: drop ADDITIONAL; then, if still not "size < limit", the fewest answers from the end.
+    return writeLimited(parts, limit, 'mesos', this.o.setTruncateBit);
   }
 }

@@ -4,14 +4,26 @@ import { Counter, Registry } from 'prom-client';
 
 type Key = string;
 
+type Labels = Record<string, string>;
+
 class Tally {
-  private readonly counts = new Map<Key, { labels: Record<string, string>; n: number; total: number }>();
-  add(key: Key, labels: () => Record<string, string>, n = 1): void {
+  private readonly counts = new Map<Key, { labels: Labels; n: number; total: number; d: number }>();
+  add(key: Key, labels: () => Labels, n = 1): void {
     const c = this.counts.get(key);
     if (c) {
       c.n += n;
       c.total += n;
-    } else this.counts.set(key, { labels: labels(), n, total: n });
+      c.d += n;
+    } else this.counts.set(key, { labels: labels(), n, total: n, d: n });
+  }
+  /** Counts added since the last drain (a cluster worker sends them to the primary). */
+  drain(): [Labels, number][] {
+    const out: [Labels, number][] = [];
+    for (const c of this.counts.values()) {
+      if (c.d > 0) out.push([c.labels, c.d]);
+      c.d = 0;
+    }
+    return out;
   }
   flush(counter: Counter): void {
     for (const c of this.counts.values()) {
@@ -22,6 +34,14 @@ class Tally {
   get(key: Key): number {
     return this.counts.get(key)?.total ?? 0;
   }
+}
+
+export interface MetricsDelta {
+  readonly requests: [Labels, number][];
+  readonly drops: [Labels, number][];
+  readonly forwardFailures: [Labels, number][];
+  readonly upstreamFailures: [Labels, number][];
+  readonly malformed: number;
 }
 
 export class DnsMetrics {
@@ -71,6 +91,42 @@ export class DnsMetrics {
         upstreamFailures.flush(this);
       },
     });
+  }
+
+  private drainedMalformed = 0;
+
+  /** What changed since the last call (for a cluster worker to report to its primary). */
+  drain(): MetricsDelta {
+    const malformed = this.totals.malformed - this.drainedMalformed;
+    this.drainedMalformed = this.totals.malformed;
+    return {
+      requests: this.requests.drain(),
+      drops: this.drops.drain(),
+      forwardFailures: this.forwardFailures.drain(),
+      upstreamFailures: this.upstreamFailures.drain(),
+      malformed,
+    };
+  }
+
+  /** Adds a worker's delta to these counters. */
+  absorb(d: MetricsDelta): void {
+    for (const [l, n] of d.requests) {
+      this.totals.requests += n;
+      this.requests.add(`${l.zone}\0${l.rcode}`, () => l, n);
+    }
+    for (const [l, n] of d.drops) {
+      this.totals.drops += n;
+      this.drops.add(l.reason!, () => l, n);
+    }
+    for (const [l, n] of d.forwardFailures) {
+      this.totals.forwardFailures += n;
+      this.forwardFailures.add(l.zone!, () => l, n);
+    }
+    for (const [l, n] of d.upstreamFailures) {
+      this.upstreamTotals.set(l.upstream!, (this.upstreamTotals.get(l.upstream!) ?? 0) + n);
+      this.upstreamFailures.add(`${l.upstream}\0${l.protocol}\0${l.reason}`, () => l, n);
+    }
+    this.totals.malformed += d.malformed;
   }
 
   request(zone: string, rcode: string): void {

@@ -8,8 +8,8 @@
 // mixed multi-question queries internally); forwarded answers for non-cluster names may be cached.
 import { readFileSync } from 'node:fs';
 import { AllowList, upstreamsFromResolvConf } from './access.js';
-import { createDcosForwarder, ForwardCache } from './forward.js';
-import { DnsMetrics, dnsMetrics } from './metrics.js';
+import { createDcosForwarder, ForwardCache, metricsFor } from './forward.js';
+import type { DnsMetrics } from './metrics.js';
 import type { DnsHandler, Upstream } from './types.js';
 import { RCODE, fqdn, replyFor } from './wire.js';
 import type { Rename, ZoneResponder } from './zone-responder.js';
@@ -77,18 +77,22 @@ export interface DcosDnsRouterOptions {
   readonly allow?: AllowList;
   /** Cache for upstream/forward-zone answers (not `.mesos`); `false` disables. Default: 10k entries. */
   readonly cache?: ForwardCache | false;
+  /** Default: the counters of the server the router is mounted in. */
   readonly metrics?: DnsMetrics;
 }
 
 /** The handler to mount at `.` in a DnsServer for a dcos-dns node. */
 export function createDcosDnsRouter(opts: DcosDnsRouterOptions): DnsHandler {
-  const metrics = opts.metrics ?? dnsMetrics();
   const allow = opts.allow ?? new AllowList();
   const cache = opts.cache === false ? undefined : (opts.cache ?? new ForwardCache());
   const clusterId = opts.clusterId?.toLowerCase();
   const fz = Object.entries(opts.forwardZones ?? {}).map(([z, ups]) => [fqdn(z), ups] as const);
   const fzNames = fz.map(([z]) => z);
-  const common = { allow, metrics, timeoutMs: opts.timeoutMs ?? 5000 };
+  const common = {
+    allow,
+    timeoutMs: opts.timeoutMs ?? 5000,
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
+  };
   const mesosList =
     typeof opts.mesosResolvers === 'function'
       ? opts.mesosResolvers
@@ -114,9 +118,17 @@ export function createDcosDnsRouter(opts: DcosDnsRouterOptions): DnsHandler {
     ...(cache ? { cache } : {}),
   });
 
+  const routes = new Map<string, DcosRoute>();
   return (bytes, q, ctx) => {
-    const route = routeDcosDns(q.lname, clusterId, fzNames);
-    ctx.zone = route.zone;
+    let route = routes.get(q.lname);
+    if (!route) {
+      route = routeDcosDns(q.lname, clusterId, fzNames);
+      if (routes.size >= 10_000) routes.clear();
+      routes.set(q.lname, route);
+    }
+    // Metric label: internal zone names come from the query, so unknown ones share one label
+    // (a stream of random names must not create unbounded label values).
+    ctx.zone = route.kind === 'internal' && !opts.zones.hasZone(route.zone) ? 'unknown.' : route.zone;
     switch (route.kind) {
       case 'internal': {
         if (!route.rename) return opts.zones.answer(q, ctx);
@@ -126,7 +138,7 @@ export function createDcosDnsRouter(opts: DcosDnsRouterOptions): DnsHandler {
       }
       case 'mesos':
         if (mesosList().length === 0) {
-          metrics.forwardFailure('mesos.');
+          metricsFor(opts, ctx).forwardFailure('mesos.');
           return replyFor(q, RCODE.SERVFAIL);
         }
         return mesos(bytes, q, ctx);

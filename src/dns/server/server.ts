@@ -59,6 +59,8 @@ interface Listener {
 }
 
 const noop = (): void => {};
+/** Unsent reply octets buffered for one TCP client before it is disconnected. */
+const MAX_TCP_BACKLOG = 1 << 20;
 
 export class DnsServer {
   readonly metrics: DnsMetrics;
@@ -158,7 +160,14 @@ export class DnsServer {
           'udp',
           rinfo.address,
           rinfo.port,
-          (reply) => udp.send(reply, rinfo.port, rinfo.address, noop),
+          (reply) => {
+            // The socket may have been closed while an asynchronous handler ran.
+            try {
+              udp.send(reply, rinfo.port, rinfo.address);
+            } catch {
+              /* closed */
+            }
+          },
           () => this.metrics.drop('overload'),
         ),
       );
@@ -182,6 +191,12 @@ export class DnsServer {
     const port = sock.remotePort ?? 0;
     const reply = (r: Buffer): void => {
       if (sock.destroyed || !sock.writable) return;
+      if (sock.writableLength > MAX_TCP_BACKLOG) {
+        // A client that sends but never reads: stop buffering for it.
+        this.metrics.drop('tcp_backlog');
+        sock.destroy();
+        return;
+      }
       const len = Buffer.allocUnsafe(2);
       len.writeUInt16BE(r.length, 0);
       sock.write(Buffer.concat([len, r]));
@@ -222,7 +237,7 @@ export class DnsServer {
       return;
     }
     if (!parsed.ok) {
-      this.metrics.malformed();
+      if (parsed.rcode === RCODE.FORMERR) this.metrics.malformed();
       this.metrics.request('-', rcodeName(parsed.rcode));
       send(errorReply(parsed.id, parsed.flags, parsed.rcode, parsed.question));
       return;
@@ -251,7 +266,14 @@ export class DnsServer {
       return;
     }
     const maxUdpSize = transport === 'tcp' ? MAX_TCP_MESSAGE : udpLimit(q, this.maxUdpPayload);
-    const ctx: HandlerContext = { transport, remoteAddress, remotePort, maxUdpSize, zone };
+    const ctx: HandlerContext = {
+      transport,
+      remoteAddress,
+      remotePort,
+      maxUdpSize,
+      zone,
+      metrics: this.metrics,
+    };
     const finish = (r: Buffer | undefined): void => {
       if (!r) return;
       if (r.length > maxUdpSize) r = truncateMessage(r, maxUdpSize);

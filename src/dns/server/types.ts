@@ -1,4 +1,5 @@
 // The one handler interface every DNS zone (authoritative responder, forwarder, router) implements.
+import type { DnsMetrics } from './metrics.js';
 import type { DnsQuery } from './wire.js';
 
 export interface HandlerContext {
@@ -9,6 +10,8 @@ export interface HandlerContext {
   readonly maxUdpSize: number;
   /** Metric label for this query; the server sets the zone it dispatched to, a router may refine it. */
   zone: string;
+  /** The server's counters: handlers without metrics of their own count failures here. */
+  readonly metrics?: DnsMetrics;
 }
 
 /** Answers one query: the reply bytes, or undefined to send nothing. */

@@ -126,6 +126,36 @@ export function readName(buf: Buffer, off: number): { name: string; end: number;
   }
 }
 
+/**
+ * The common case, fast: an uncompressed name of plain printable labels, decoded with a single
+ * native call. Undefined for anything else (readName handles it, or reports the error).
+ */
+function plainName(buf: Buffer, off: number): { name: string; end: number } | undefined {
+  let pos = off;
+  for (;;) {
+    if (pos >= buf.length) return undefined;
+    const len = buf[pos]!;
+    if (len === 0) break;
+    if (len > 63 || pos + 1 + len > buf.length) return undefined;
+    for (let i = pos + 1; i <= pos + len; i++) {
+      const c = buf[i]!;
+      if (c === 0x2e || c === 0x5c || c <= 0x20 || c >= 0x7f) return undefined;
+    }
+    pos += len + 1;
+  }
+  const end = pos + 1;
+  if (end - off > MAX_NAME_WIRE) return undefined;
+  if (end - off === 1) return { name: '.', end };
+  const raw = buf.toString('latin1', off, end - 1);
+  let name = '';
+  for (let p = 0; p < raw.length;) {
+    const len = raw.charCodeAt(p);
+    name += raw.substring(p + 1, p + 1 + len) + '.';
+    p += len + 1;
+  }
+  return { name, end };
+}
+
 function labelText(buf: Buffer, start: number, end: number): string {
   for (let i = start; i < end; i++) {
     const c = buf[i]!;
@@ -173,13 +203,14 @@ export function parseQuery(buf: Buffer): ParseResult {
   let question: Buffer;
   let off: number;
   try {
-    const n = readName(buf, 12);
+    const n = plainName(buf, 12) ?? readName(buf, 12);
     if (n.end + 4 > buf.length) throw new WireError('question runs past the end');
     name = n.name;
     off = n.end + 4;
-    question = n.compressed
-      ? Buffer.concat([encodeName(name), buf.subarray(n.end, n.end + 4)])
-      : buf.subarray(12, off);
+    question =
+      'compressed' in n && n.compressed
+        ? Buffer.concat([encodeName(name), buf.subarray(n.end, n.end + 4)])
+        : buf.subarray(12, off);
   } catch (e) {
     return { ok: false, id, flags, rcode: RCODE.FORMERR, reason: (e as Error).message };
   }
@@ -378,13 +409,25 @@ export function optRecord(udpSize: number, extRcode = 0): Buffer {
 
 // ---- response writer ----------------------------------------------------------------------
 
-/** One RR to write: `owner` undefined = the question name (pointer to offset 12). */
+/**
+ * One RR to write. `owner`: an absolute name (exact case) or undefined = the question name
+ * (a pointer to offset 12). `tail`: type…RDATA, or with `name` only type, class and TTL (8 octets):
+ * the RDATA is then `name`, written with compression (CNAME, NS).
+ */
 export interface WireRr {
-  readonly owner: Buffer | undefined;
+  readonly owner: string | undefined;
   readonly tail: Buffer;
+  readonly name?: string;
 }
 
-export const rrSize = (rr: WireRr): number => (rr.owner ? rr.owner.length : 2) + rr.tail.length;
+/** The CNAME/NS form of WireRr: 8-octet head (type, class IN, TTL) and the target name. */
+export function rrHead(type: number, ttl: number): Buffer {
+  const out = Buffer.allocUnsafe(8);
+  out.writeUInt16BE(type, 0);
+  out.writeUInt16BE(1, 2);
+  out.writeUInt32BE(ttl >>> 0, 4);
+  return out;
+}
 
 export interface ResponseParts {
   readonly query: DnsQuery;
@@ -398,15 +441,24 @@ export interface ResponseParts {
   readonly opt?: Buffer | undefined;
 }
 
+const nameBound = (name: string): number => name.length + 2;
+
+/**
+ * Header + question + RRs, with names compressed (RFC 1035 §4.1.4) against the question and every
+ * name written before. The question suffixes are only used with their exact case, so owner names
+ * keep the case they were given.
+ */
 export function writeResponse(p: ResponseParts): Buffer {
   const q = p.query;
   const auth = p.authority ?? [];
   const add = p.additional ?? [];
-  let size = 12 + q.question.length + (p.opt ? p.opt.length : 0);
-  for (const rr of p.answer) size += rrSize(rr);
-  for (const rr of auth) size += rrSize(rr);
-  for (const rr of add) size += rrSize(rr);
-  const out = Buffer.allocUnsafe(size);
+  let bound = 12 + q.question.length + (p.opt ? p.opt.length : 0);
+  for (const list of [p.answer, auth, add]) {
+    for (const rr of list) {
+      bound += (rr.owner ? nameBound(rr.owner) : 2) + rr.tail.length + (rr.name ? nameBound(rr.name) + 2 : 0);
+    }
+  }
+  const out = Buffer.allocUnsafe(bound);
   out.writeUInt16BE(q.id, 0);
   out.writeUInt16BE(
     FLAG.QR |
@@ -421,26 +473,91 @@ export function writeResponse(p: ResponseParts): Buffer {
   out.writeUInt16BE(add.length + (p.opt ? 1 : 0), 10);
   q.question.copy(out, 12);
   let o = 12 + q.question.length;
+  let dict: Map<string, number> | undefined;
+  const seed = (): Map<string, number> => {
+    const d = new Map<string, number>();
+    if (!q.name.includes('\\') && q.name !== '.') {
+      let s = q.name;
+      let at = 12;
+      for (;;) {
+        d.set(s, at);
+        const i = s.indexOf('.');
+        if (i < 0 || i === s.length - 1) break;
+        at += i + 1;
+        s = s.slice(i + 1);
+      }
+    }
+    return d;
+  };
+  const writeName = (name: string): void => {
+    if (name.includes('\\')) {
+      o += encodeName(name).copy(out, o);
+      return;
+    }
+    dict ??= seed();
+    let s = name;
+    while (s !== '.' && s !== '') {
+      const ptr = dict.get(s);
+      if (ptr !== undefined) {
+        out.writeUInt16BE(0xc000 | ptr, o);
+        o += 2;
+        return;
+      }
+      if (o < 0x3fff) dict.set(s, o);
+      let i = s.indexOf('.');
+      if (i < 0) i = s.length;
+      out[o] = i;
+      o += 1 + out.write(s.slice(0, i), o + 1, 'latin1');
+      s = s.slice(i + 1);
+    }
+    out[o++] = 0;
+  };
   for (const list of [p.answer, auth, add]) {
     for (const rr of list) {
-      if (rr.owner) o += rr.owner.copy(out, o);
-      else {
+      if (rr.owner === undefined) {
         out[o++] = 0xc0;
         out[o++] = 12;
-      }
+      } else writeName(rr.owner);
       o += rr.tail.copy(out, o);
+      if (rr.name !== undefined) {
+        const lenAt = o;
+        o += 2;
+        writeName(rr.name);
+        out.writeUInt16BE(o - lenAt - 2, lenAt);
+      }
     }
   }
-  if (p.opt) p.opt.copy(out, o);
-  return out;
+  if (p.opt) o += p.opt.copy(out, o);
+  return out.subarray(0, o);
 }
 
-export function sizeOf(p: ResponseParts): number {
-  let size = 12 + p.query.question.length + (p.opt ? p.opt.length : 0);
-  for (const rr of p.answer) size += rrSize(rr);
-  for (const rr of p.authority ?? []) size += rrSize(rr);
-  for (const rr of p.additional ?? []) size += rrSize(rr);
-  return size;
+/**
+ * Writes `p`, fitting it into `limit` octets the way `mode` says when it is larger:
+ *  - 'mesos' (Mesos-DNS §3.7): drop ADDITIONAL; if the size is still not below the limit, keep the
+ *    most answers for which the size is below the limit; authority is never dropped.
+ *  - 'fit': drop ADDITIONAL, then answers from the end, then AUTHORITY, until size <= limit.
+ * TC is set when anything was dropped and `setTc`. The OPT is always kept.
+ */
+export function writeLimited(p: ResponseParts, limit: number, mode: 'mesos' | 'fit', setTc = true): Buffer {
+  const full = writeResponse(p);
+  if (full.length <= limit) return full;
+  const base: ResponseParts = { ...p, additional: [], flags: setTc ? p.flags | FLAG.TC : p.flags & ~FLAG.TC };
+  const fits = (b: Buffer): boolean => (mode === 'mesos' ? b.length < limit : b.length <= limit);
+  let best = writeResponse(base);
+  if (fits(best)) return best;
+  let lo = 0;
+  let hi = p.answer.length;
+  best = writeResponse({ ...base, answer: [] });
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    const b = writeResponse({ ...base, answer: p.answer.slice(0, mid) });
+    if (fits(b)) {
+      lo = mid;
+      best = b;
+    } else hi = mid - 1;
+  }
+  if (best.length > limit && mode === 'fit') best = writeResponse({ ...base, answer: [], authority: [] });
+  return best;
 }
 
 /** A reply without records: REFUSED, SERVFAIL, FORMERR… (question echoed when known). */

@@ -9,22 +9,20 @@
 import type { DnsHandler, HandlerContext } from './types.js';
 import {
   DEFAULT_MAX_UDP_PAYLOAD,
+  encodeName,
   FLAG,
   MAX_TCP_MESSAGE,
   RCODE,
   TYPE,
-  encodeName,
   fqdn,
   optRecord,
   replyFor,
   rrA,
   rrAAAA,
-  rrCNAME,
-  rrNS,
   rrSOA,
   rrSRV,
-  rrSize,
-  writeResponse,
+  rrHead,
+  writeLimited,
   type DnsQuery,
   type SoaFields,
   type WireRr,
@@ -65,6 +63,8 @@ interface Rec {
   readonly tail: Buffer;
   /** For records with a name in RDATA: the name (CNAME/SRV/NS target) used for chasing/glue. */
   readonly target?: string;
+  /** CNAME/NS: `tail` is only the head and the target is written (compressed) as RDATA. */
+  readonly compress?: boolean;
   readonly rebuild?: (rename: (n: string) => string) => Buffer;
 }
 
@@ -103,8 +103,12 @@ const soaRebuild =
   (rename: (n: string) => string): Buffer =>
     rrSOA({ ...ZONE_SOA, mname: rename(ZONE_SOA.mname), rname: rename(ZONE_SOA.rname) }, ttl);
 
+const REPLY_CACHE_MAX = 50_000;
+
 export class ZoneResponder {
   private zones = new Map<string, Zone>();
+  /** Built replies, dropped at every zone change. */
+  private replies = new Map<string, { n: number; byRotation: Buffer[] }>();
   private readonly loadBalance: LoadBalance;
   private readonly maxUdpPayload: number;
   readonly handler: DnsHandler = (_bytes, q, ctx) => this.answer(q, ctx);
@@ -124,6 +128,11 @@ export class ZoneResponder {
     const o = fqdn(origin);
     const inZone = (field: string, name: string): string => {
       const n = fqdn(name);
+      try {
+        encodeName(n);
+      } catch (e) {
+        throw new Error(`zone ${o}: ${field} record: ${(e as Error).message}`);
+      }
       if (n !== o && !n.endsWith(o === '.' ? '.' : `.${o}`)) {
         throw new Error(`zone ${o}: ${field} record "${name}" is outside the zone`);
       }
@@ -152,6 +161,7 @@ export class ZoneResponder {
           throw new Error(`zone ${o}: srv "${name}" value "${v}" is not target:port`);
         }
         const target = fqdn(v.slice(0, i));
+        encodeName(target);
         e.srv.push({
           type: TYPE.SRV,
           tail: rrSRV(1, 1, port, target, ZONE_TTL),
@@ -163,22 +173,13 @@ export class ZoneResponder {
     for (const [name, targetText] of data.cname ?? []) {
       const n = inZone('cname', name);
       const target = fqdn(targetText);
+      encodeName(target);
       const e = entry(n);
-      e.cname = {
-        type: TYPE.CNAME,
-        tail: rrCNAME(target, ZONE_TTL),
-        target,
-        rebuild: (rn) => rrCNAME(rn(target), ZONE_TTL),
-      };
+      e.cname = { type: TYPE.CNAME, tail: rrHead(TYPE.CNAME, ZONE_TTL), target, compress: true };
     }
     const apex = entry(o);
     apex.soa = { type: TYPE.SOA, tail: rrSOA(ZONE_SOA, ZONE_TTL), rebuild: soaRebuild(ZONE_TTL) };
-    apex.ns = {
-      type: TYPE.NS,
-      tail: rrNS(ZONE_SOA.mname, ZONE_NS_TTL),
-      target: ZONE_SOA.mname,
-      rebuild: (rn) => rrNS(rn(ZONE_SOA.mname), ZONE_NS_TTL),
-    };
+    apex.ns = { type: TYPE.NS, tail: rrHead(TYPE.NS, ZONE_NS_TTL), target: ZONE_SOA.mname, compress: true };
     const ents = new Set<string>();
     for (const n of names.keys()) {
       let p = n;
@@ -191,11 +192,12 @@ export class ZoneResponder {
       }
     }
     const negTtl = Math.min(ZONE_TTL, ZONE_SOA.minimum);
+    this.replies = new Map();
     this.zones = new Map(this.zones).set(o, {
       origin: o,
       names,
       ents,
-      negSoa: { owner: encodeName(o), tail: rrSOA(ZONE_SOA, negTtl) },
+      negSoa: { owner: o, tail: rrSOA(ZONE_SOA, negTtl) },
     });
   }
 
@@ -205,6 +207,7 @@ export class ZoneResponder {
     const next = new Map(this.zones);
     next.delete(o);
     this.zones = next;
+    this.replies = new Map();
     return true;
   }
 
@@ -222,6 +225,11 @@ export class ZoneResponder {
     }
   }
 
+  /** True when `origin` is one of the zones served. */
+  hasZone(origin: string): boolean {
+    return this.zones.has(fqdn(origin));
+  }
+
   /** True when some zone owns the name (the router uses this for REFUSED decisions). */
   owns(name: string): boolean {
     return this.zoneFor(fqdn(name)) !== undefined;
@@ -237,6 +245,46 @@ export class ZoneResponder {
     lookup: string = q.lname,
     rename?: Rename,
   ): Buffer {
+    const limit =
+      ctx.transport === 'tcp'
+        ? MAX_TCP_MESSAGE
+        : q.edns
+          ? Math.min(q.edns.udpSize, this.maxUdpPayload, ctx.maxUdpSize)
+          : 512;
+    if (rename !== undefined || this.loadBalance === 'random')
+      return this.build(q, limit, lookup, rename).buf;
+    // Replies are kept per (name, type, size limit, OPT, rotation) until the next zone change; a
+    // hit only patches the ID, the RD/CD bits and the question's case.
+    const key = `${lookup}|${q.qtype}|${limit}|${q.edns ? 1 : 0}`;
+    const cache = this.replies;
+    let entry = cache.get(key);
+    const k = entry && entry.n > 1 ? q.id % entry.n : 0;
+    const hit = entry?.byRotation[k];
+    if (hit && hit.length >= 12 + q.question.length) {
+      const out = Buffer.allocUnsafe(hit.length);
+      hit.copy(out);
+      out.writeUInt16BE(q.id, 0);
+      out.writeUInt16BE((hit.readUInt16BE(2) & ~(FLAG.RD | FLAG.CD)) | (q.flags & (FLAG.RD | FLAG.CD)), 2);
+      q.question.copy(out, 12);
+      return out;
+    }
+    const built = this.build(q, limit, lookup, rename);
+    if (!entry || entry.n !== built.n) {
+      if (cache.size >= REPLY_CACHE_MAX) cache.clear();
+      entry = { n: built.n, byRotation: [] };
+      cache.set(key, entry);
+    }
+    entry.byRotation[built.n > 1 ? q.id % built.n : 0] = built.buf;
+    return built.buf;
+  }
+
+  private build(
+    q: DnsQuery,
+    limit: number,
+    lookup: string,
+    rename: Rename | undefined,
+  ): { buf: Buffer; n: number } {
+    let rotation = 1;
     const answers: Out[] = [];
     let authority: WireRr[] = [];
     let rcode: number = RCODE.NOERROR;
@@ -247,7 +295,7 @@ export class ZoneResponder {
     for (;;) {
       const zone = this.zoneFor(name);
       if (!zone) {
-        if (first) return replyFor(q, RCODE.REFUSED);
+        if (first) return { buf: replyFor(q, RCODE.REFUSED), n: 1 };
         break; // a CNAME pointing outside the local zones: the chain ends here
       }
       first = false;
@@ -258,7 +306,7 @@ export class ZoneResponder {
         break;
       }
       if (e.cname && q.qtype !== TYPE.CNAME && q.qtype !== TYPE.ANY) {
-        if (visited.has(name) || visited.size >= 16) return replyFor(q, RCODE.SERVFAIL);
+        if (visited.has(name) || visited.size >= 16) return { buf: replyFor(q, RCODE.SERVFAIL), n: 1 };
         visited.add(name);
         answers.push({ owner, rec: e.cname });
         name = e.cname.target!;
@@ -273,6 +321,7 @@ export class ZoneResponder {
       const start = answers.length;
       for (const rec of recs) answers.push({ owner, rec });
       this.balance(answers, start, q.id);
+      if (this.loadBalance === 'round_robin') rotation = recs.length;
       break;
     }
     // Glue for SRV/NS targets that live in a local zone.
@@ -287,40 +336,34 @@ export class ZoneResponder {
       for (const g of t.aaaa) additional.push({ owner: rec.target, rec: g });
     }
     const rn = rename ? renamer(rename) : undefined;
-    const wire = (o: Out): WireRr => ({
-      owner: o.owner === undefined ? undefined : encodeName(rn ? rn(o.owner) : o.owner),
-      tail: rn && o.rec.rebuild ? o.rec.rebuild(rn) : o.rec.tail,
-    });
-    let ans = answers.map(wire);
-    let add = additional.map(wire);
+    const wire = (o: Out): WireRr => {
+      const owner = o.owner === undefined ? undefined : rn ? rn(o.owner) : o.owner;
+      if (o.rec.compress) return { owner, tail: o.rec.tail, name: rn ? rn(o.rec.target!) : o.rec.target! };
+      return { owner, tail: rn && o.rec.rebuild ? o.rec.rebuild(rn) : o.rec.tail };
+    };
     if (rn && authority.length > 0) {
       authority = [
         {
-          owner: encodeName(rn(this.zoneFor(name)!.origin)),
+          owner: rn(this.zoneFor(name)!.origin),
           tail: soaRebuild(Math.min(ZONE_TTL, ZONE_SOA.minimum))(rn),
         },
       ];
     }
     const opt = q.edns ? optRecord(this.maxUdpPayload) : undefined;
-    const limit =
-      ctx.transport === 'tcp'
-        ? MAX_TCP_MESSAGE
-        : q.edns
-          ? Math.min(q.edns.udpSize, this.maxUdpPayload, ctx.maxUdpSize)
-          : 512;
-    let flags: number = FLAG.AA;
-    let size = 12 + q.question.length + (opt ? opt.length : 0);
-    for (const l of [ans, authority, add]) for (const r of l) size += rrSize(r);
-    if (size > limit) {
-      flags |= FLAG.TC;
-      for (const r of add) size -= rrSize(r);
-      add = [];
-      let n = ans.length;
-      while (size > limit && n > 0) size -= rrSize(ans[--n]!);
-      ans = ans.slice(0, n);
-      if (size > limit) authority = [];
-    }
-    return writeResponse({ query: q, flags, rcode, answer: ans, authority, additional: add, opt });
+    const buf = writeLimited(
+      {
+        query: q,
+        flags: FLAG.AA,
+        rcode,
+        answer: answers.map(wire),
+        authority,
+        additional: additional.map(wire),
+        opt,
+      },
+      limit,
+      'fit',
+    );
+    return { buf, n: rotation };
   }
 
   private select(e: Entry, qtype: number): Rec[] {
