@@ -1,8 +1,16 @@
-// What a master runs beside the overlay allocator, all fed by one Mesos state poller: the
-// dcos-dns zones the leader publishes to every node.
+// What a master runs beside the overlay allocator, fed by the Mesos state: the dcos-dns zones the
+// leader publishes to every node, and Mesos-DNS (`.mesos` on :61053, HTTP API on :8123) whose
+// records the leader also mirrors as mesos.thisdcos.directory.
 import type { Logger } from 'pino';
 import { MesosStatePoller, parseMasterEntry } from '../cluster/index.js';
 import { MasterZones } from '../dns/dcos/index.js';
+import {
+  parseMesosDnsConfig,
+  startMesosDns,
+  type MesosDnsConfig,
+  type RunningMesosDns,
+} from '../dns/mesos/index.js';
+import { DCNET_VERSION } from './version.js';
 import { parseAddress } from '../net/index.js';
 import type { MasterServer } from '../overlay/index.js';
 
@@ -12,11 +20,35 @@ export interface MasterRolesOptions {
   /** Mesos masters, `host:port`. */
   readonly mesos: readonly string[];
   readonly refreshMs: number;
+  /** Mesos-DNS settings; false = do not run it. */
+  readonly mesosDns: MesosDnsConfig | false;
+}
+
+/** The built-in Mesos-DNS of a master, as DC/OS configures it (IPSources host, netinfo). */
+export function masterMesosDnsConfig(opts: {
+  readonly mesos: readonly string[];
+  readonly host: string;
+  readonly refreshS: number;
+}): MesosDnsConfig {
+  const doc = {
+    masters: opts.mesos,
+    refreshSeconds: Math.max(1, Math.round(opts.refreshS)),
+    stateTimeoutSeconds: 30,
+    listener: opts.host,
+    port: 61053,
+    httpListener: opts.host,
+    httpPort: 8123,
+    IPSources: ['host', 'netinfo'],
+    // The node-local resolvers forward everything else; this one answers .mesos only.
+    externalOn: false,
+  };
+  return parseMesosDnsConfig(doc, { file: '(built into dcnet master)', resolvConfNameservers: [] }).config;
 }
 
 export interface MasterRoles {
   readonly poller: MesosStatePoller;
   readonly zones: MasterZones;
+  readonly mesosDns: RunningMesosDns | undefined;
   stop(): Promise<void>;
 }
 
@@ -36,11 +68,22 @@ export function startMasterRoles(o: MasterRolesOptions): MasterRoles {
   });
   poller.onState((state) => void zones.onState(state));
   poller.start();
+  let mesosDns: RunningMesosDns | undefined;
+  if (o.mesosDns) {
+    const config = o.mesosDns;
+    mesosDns = startMesosDns({ config, log: o.log.child({ part: 'mesos-dns' }), version: DCNET_VERSION });
+    mesosDns.service.onRecords((s) => zones.onMesosRecords(s.records, config.Domain));
+    mesosDns.ready.catch((err: unknown) => {
+      o.log.fatal({ err }, 'Mesos-DNS could not listen; exiting so that a supervisor restarts the master');
+      process.exit(1);
+    });
+  }
   return {
     poller,
     zones,
+    mesosDns,
     async stop() {
-      await poller.stop();
+      await Promise.all([poller.stop(), mesosDns?.close()]);
       zones.close();
     },
   };

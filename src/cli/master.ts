@@ -7,7 +7,9 @@ import { parseListen } from './listen.js';
 import { UsageError } from './usage-error.js';
 import { parseEtcdUrl } from '../store/index.js';
 import { parseMasterEntry } from '../cluster/index.js';
-import { startMasterRoles } from './master-roles.js';
+import { masterMesosDnsConfig, startMasterRoles } from './master-roles.js';
+import { loadMesosDnsConfig, unsupportedSettings, type MesosDnsConfig } from '../dns/mesos/index.js';
+import { ConfigError } from '../config/index.js';
 
 export function addMasterCommand(program: Command): void {
   program
@@ -30,6 +32,11 @@ export function addMasterCommand(program: Command): void {
       'Mesos masters to poll for tasks (DNS zones); the leader is followed',
     )
     .option('--mesos-refresh <s>', 'how often the Mesos state is polled', '2')
+    .option(
+      '--mesos-dns-config <file>',
+      'Mesos-DNS config.json for the built-in Mesos-DNS (default: .mesos on <listen host>:61053, HTTP :8123)',
+    )
+    .option('--no-mesos-dns', 'do not run the built-in Mesos-DNS')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .action(
       async (opts: {
@@ -41,6 +48,8 @@ export function addMasterCommand(program: Command): void {
         listen: string;
         mesos?: string;
         mesosRefresh: string;
+        mesosDnsConfig?: string;
+        mesosDns: boolean;
         logLevel: string;
       }) => {
         const logger = createLogger(opts.logLevel, 'dcnet-master');
@@ -72,6 +81,15 @@ export function addMasterCommand(program: Command): void {
             );
           }
         }
+        let mesosDns: MesosDnsConfig | false = false;
+        if (opts.mesosDns && opts.mesosDnsConfig !== undefined) {
+          const loaded = await loadMesosDnsConfig(opts.mesosDnsConfig);
+          const unsupported = unsupportedSettings(loaded.config);
+          if (unsupported.length > 0) throw new ConfigError(unsupported);
+          mesosDns = loaded.config;
+        } else if (opts.mesosDns && mesos && mesos.length > 0) {
+          mesosDns = masterMesosDnsConfig({ mesos, host, refreshS });
+        }
         const server = await startMasterServer({
           config,
           host,
@@ -87,7 +105,7 @@ export function addMasterCommand(program: Command): void {
         });
         const roles =
           mesos && mesos.length > 0
-            ? startMasterRoles({ server, log: logger, mesos, refreshMs: refreshS * 1000 })
+            ? startMasterRoles({ server, log: logger, mesos, refreshMs: refreshS * 1000, mesosDns })
             : undefined;
         const stop = (signal: string): void => {
           logger.info({ signal }, 'stopping');

@@ -330,9 +330,16 @@ export class Demo {
       `  ip netns exec ${m.netns} curl -s ${this.marathonUrl}/v2/apps?embed=apps.tasks`,
       `  ip netns exec ${m.netns} curl -s ${this.mesosUrl}/master/state`,
       `  ip netns exec ${m.netns} curl -s ${cluster.master.url}/overlay-master/state`,
-      '',
-      'Not in this build yet (they join the demo as they land): DNS (web.marathon.mesos), VIPs',
-      '(web.marathon.l4lb.thisdcos.directory:80), layer 7 (web.example.test on the public agent).',
+      ...(other
+        ? [
+            `  ip netns exec ${other[1].host.netns} dig +short @${SPARTAN} web.marathon.autoip.dcos.thisdcos.directory`,
+            `  ip netns exec ${other[1].host.netns} dig +short @${SPARTAN} _web._tcp.marathon.mesos SRV`,
+          ]
+        : []),
+      `  ip netns exec ${m.netns} curl -s http://${m.ip}:8123/v1/enumerate    # Mesos-DNS on the master`,
+      ...(web
+        ? [`  ip netns exec ${web.netns} dig +short ${DEMO_OUTSIDE_NAME}    # a task: forwarded upstream`]
+        : []),
     );
     return lines.join('\n');
   }
@@ -447,6 +454,34 @@ export class Demo {
       }
       return `${names.length} nodes, ${name} → ${webIps.length} overlay IPs`;
     });
+    await record(
+      'dns: .mesos names from Mesos-DNS on the master, mirrored as mesos.thisdcos.directory',
+      async () => {
+        const agentIps = [
+          ...new Set(tasks.filter((t) => t.app === '/web').map((t) => cluster.agent(t.agent).host.ip)),
+        ].sort();
+        const ns = cluster.agent(names[0]!).host.netns;
+        const dig = async (q: string, type = 'A'): Promise<string> =>
+          (await cluster.tb.exec(ns, 'dig', ['+short', '+time=2', '+tries=1', `@${SPARTAN}`, q, type])).stdout
+            .split('\n')
+            .filter(Boolean)
+            .sort()
+            .join();
+        for (const q of ['web.marathon.mesos', 'web.marathon.mesos.thisdcos.directory']) {
+          const deadline = Date.now() + 15_000;
+          let got = await dig(q);
+          while (got !== agentIps.join() && Date.now() < deadline) {
+            await sleep(500);
+            got = await dig(q);
+          }
+          if (got !== agentIps.join()) throw new Error(`${q} → ${got || 'nothing'}, want ${agentIps.join()}`);
+        }
+        const srv = await dig('_web._tcp.marathon.mesos', 'SRV');
+        if (srv.split(',').length !== 3)
+          throw new Error(`_web._tcp.marathon.mesos SRV → ${srv || 'nothing'}`);
+        return `web.marathon.mesos → ${agentIps.length} agents, SRV ×3, mirror identical`;
+      },
+    );
     await record('dns: a task resolves cluster names and outside names through its node', async () => {
       const task = tasks.find((t) => t.app === '/web')!;
       const dig = async (q: string): Promise<string> =>

@@ -9,6 +9,8 @@ import { parseStoredZone, zoneKey } from '../../src/dns/dcos/index.js';
 import { startMaster, runDcnet } from '../helpers/process.js';
 import { eventually } from '../helpers/eventually.js';
 import { tempDir } from '../helpers/tmp.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 function mesosState(tasks: Array<{ name: string; ip: string }>, port: number): string {
   return JSON.stringify({
@@ -101,4 +103,24 @@ test('a malformed --mesos is a usage error naming the option', async () => {
   ]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--mesos/);
+});
+
+test('a bad --mesos-dns-config stops the master before it starts, naming the field', async () => {
+  const dir = await tempDir('dnszones');
+  const file = join(dir, 'config.json');
+  await writeFile(file, JSON.stringify({ masters: ['127.0.0.1:5050'], ttl: -3 }));
+  const r = await runDcnet([
+    'master',
+    '--data-dir',
+    dir,
+    '--mesos',
+    '127.0.0.1:5050',
+    '--mesos-dns-config',
+    file,
+    '--listen',
+    '127.0.0.1:0',
+  ]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /ttl|TTL/);
+  assert.doesNotMatch(r.stderr, /overlay master listening/);
 });
