@@ -1,7 +1,9 @@
-// The node roles `dcnet agent` runs beside the overlay: the node-local DNS (dcos-dns).
+// The node roles `dcnet agent` runs beside the overlay: the VIP load balancer (nftables) and the
+// node-local DNS (dcos-dns), which names exactly the VIPs the kernel serves.
 import type { AgentRole } from '../overlay/index.js';
-import { registerDcosDnsRoutes, startNodeDns } from '../dns/dcos/index.js';
+import { registerDcosDnsRoutes, startNodeDns, ZONES, type NodeDns } from '../dns/dcos/index.js';
 import type { ListenAddress, Upstream } from '../dns/server/index.js';
+import { L4lbAgent, l4lbZoneRecords, registerL4lbRoutes } from '../l4lb/index.js';
 import { DCNET_VERSION } from './version.js';
 
 export interface DnsRoleOptions {
@@ -14,21 +16,57 @@ export interface DnsRoleOptions {
   readonly publicIps?: readonly string[];
 }
 
-export function dnsRole(o: DnsRoleOptions): AgentRole {
-  return async ({ app, registry, store, log }) => {
-    const dns = await startNodeDns({
-      log: log.child({ part: 'dns' }),
-      store,
-      registry,
-      privateIp: o.ip,
-      listen: o.listen,
-      mesosResolvers: o.mesosResolvers,
-      masterIps: o.masterIps,
-      ...(o.upstreams && { upstreams: o.upstreams }),
-      ...(o.forwardZones && { forwardZones: o.forwardZones }),
-      ...(o.publicIps && { publicIps: o.publicIps }),
-    });
-    registerDcosDnsRoutes(app, dns.zones, DCNET_VERSION);
-    return dns;
+export interface L4lbRoleOptions {
+  readonly ip: string;
+  readonly resyncMs: number;
+}
+
+export function nodeRoles(o: { dns?: DnsRoleOptions; l4lb?: L4lbRoleOptions }): AgentRole[] {
+  let l4lb: L4lbAgent | undefined;
+  let dns: NodeDns | undefined;
+  const publishVipNames = (): void => {
+    const table = l4lb?.programmedTable();
+    if (!dns || !table) return;
+    const { a, aaaa } = l4lbZoneRecords(table);
+    dns.zones.setLocalZone(ZONES.l4lb, { a, aaaa, srv: new Map(), cname: new Map() });
   };
+  const roles: AgentRole[] = [];
+  if (o.l4lb) {
+    const opts = o.l4lb;
+    roles.push(async ({ app, registry, store, log }) => {
+      const agent = new L4lbAgent({
+        store,
+        selfIp: opts.ip,
+        log: log.child({ part: 'l4lb' }),
+        resyncMs: opts.resyncMs,
+      });
+      l4lb = agent;
+      registerL4lbRoutes(app, registry, agent);
+      agent.onSynced(() => publishVipNames());
+      agent.start();
+      // The table stays in the kernel when the agent stops: traffic keeps flowing across restarts.
+      return { close: () => agent.stop() };
+    });
+  }
+  if (o.dns) {
+    const d = o.dns;
+    roles.push(async ({ app, registry, store, log }) => {
+      dns = await startNodeDns({
+        log: log.child({ part: 'dns' }),
+        store,
+        registry,
+        privateIp: d.ip,
+        listen: d.listen,
+        mesosResolvers: d.mesosResolvers,
+        masterIps: d.masterIps,
+        ...(d.upstreams && { upstreams: d.upstreams }),
+        ...(d.forwardZones && { forwardZones: d.forwardZones }),
+        ...(d.publicIps && { publicIps: d.publicIps }),
+      });
+      registerDcosDnsRoutes(app, dns.zones, DCNET_VERSION);
+      publishVipNames();
+      return dns;
+    });
+  }
+  return roles;
 }

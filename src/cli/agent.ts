@@ -7,7 +7,7 @@ import { parseListen } from './listen.js';
 import { UsageError } from './usage-error.js';
 import { parseAddress } from '../net/index.js';
 import { parseUpstream, type Upstream } from '../dns/server/index.js';
-import { dnsRole, type DnsRoleOptions } from './agent-roles.js';
+import { nodeRoles, type DnsRoleOptions } from './agent-roles.js';
 
 function seconds(name: string, min: number): (v: string) => number {
   return (v) => {
@@ -78,6 +78,7 @@ export function addAgentCommand(program: Command): void {
       "the masters' Mesos-DNS for .mesos names (default: each --master host on port 61053)",
     )
     .option('--public-ip <ip[,…]>', "this node's public addresses (public.thisnode.thisdcos.directory)")
+    .option('--no-l4lb', 'do not program the VIP load balancer (nftables table dcnet_l4lb)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .action(
       async (opts: {
@@ -102,6 +103,7 @@ export function addAgentCommand(program: Command): void {
         dnsForwardZone: string[];
         mesosDns?: string;
         publicIp?: string;
+        l4lb: boolean;
         logLevel: string;
       }) => {
         if (parseAddress(opts.ip)?.family !== 4)
@@ -136,7 +138,11 @@ export function addAgentCommand(program: Command): void {
           reregisterMs: opts.reregisterInterval * 1000,
           backoffMinMs: opts.backoffMin * 1000,
           backoffMaxMs: opts.backoffMax * 1000,
-          roles: dns ? [dnsRole(dns)] : [],
+          // The L4LB first: the node's DNS names only the VIPs its kernel already serves.
+          roles: nodeRoles({
+            ...(opts.l4lb && { l4lb: { ip: opts.ip, resyncMs: opts.resyncInterval * 1000 } }),
+            ...(dns && { dns }),
+          }),
         });
         const stop = (signal: string): void => {
           logger.info({ signal }, 'stopping (routes stay programmed; peers keep ours for the grace period)');

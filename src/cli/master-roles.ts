@@ -1,5 +1,5 @@
-// What a master runs beside the overlay allocator, fed by the Mesos state: the dcos-dns zones the
-// leader publishes to every node, and Mesos-DNS (`.mesos` on :61053, HTTP API on :8123) whose
+// What a master runs beside the overlay allocator, fed by the Mesos state: the VIP table and the
+// dcos-dns zones the leader publishes to every node, and Mesos-DNS (`.mesos` on :61053, HTTP API on :8123) whose
 // records the leader also mirrors as mesos.thisdcos.directory.
 import type { Logger } from 'pino';
 import { MesosStatePoller, parseMasterEntry } from '../cluster/index.js';
@@ -11,6 +11,7 @@ import {
   type RunningMesosDns,
 } from '../dns/mesos/index.js';
 import { DCNET_VERSION } from './version.js';
+import { L4lbPublisher } from '../l4lb/index.js';
 import { parseAddress } from '../net/index.js';
 import type { MasterServer } from '../overlay/index.js';
 
@@ -22,6 +23,8 @@ export interface MasterRolesOptions {
   readonly refreshMs: number;
   /** Mesos-DNS settings; false = do not run it. */
   readonly mesosDns: MesosDnsConfig | false;
+  /** Derive IPv6 VIP addresses too (config `enable_ipv6`). */
+  readonly enableIpv6: boolean;
 }
 
 /** The built-in Mesos-DNS of a master, as DC/OS configures it (IPSources host, netinfo). */
@@ -66,7 +69,17 @@ export function startMasterRoles(o: MasterRolesOptions): MasterRoles {
     leading: () => o.server.leading(),
     masterIps,
   });
-  poller.onState((state) => void zones.onState(state));
+  // The VIP table every agent programs (only the leader writes it).
+  const vips = new L4lbPublisher({
+    store: o.server.store,
+    log: o.log.child({ part: 'l4lb' }),
+    isLeader: () => o.server.leading() !== undefined,
+    derive: { enableIpv6: o.enableIpv6 },
+  });
+  poller.onState((state) => {
+    void zones.onState(state);
+    void vips.update(state);
+  });
   poller.start();
   let mesosDns: RunningMesosDns | undefined;
   if (o.mesosDns) {

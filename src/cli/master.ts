@@ -29,7 +29,7 @@ export function addMasterCommand(program: Command): void {
     .option('--listen <host:port>', 'HTTP API address', '127.0.0.1:5050')
     .option(
       '--mesos <host:port[,host:port…]>',
-      'Mesos masters to poll for tasks (DNS zones); the leader is followed',
+      'Mesos masters to poll for tasks (VIP table, DNS zones); the leader is followed',
     )
     .option('--mesos-refresh <s>', 'how often the Mesos state is polled', '2')
     .option(
@@ -105,7 +105,14 @@ export function addMasterCommand(program: Command): void {
         });
         const roles =
           mesos && mesos.length > 0
-            ? startMasterRoles({ server, log: logger, mesos, refreshMs: refreshS * 1000, mesosDns })
+            ? startMasterRoles({
+                server,
+                log: logger,
+                mesos,
+                refreshMs: refreshS * 1000,
+                mesosDns,
+                enableIpv6: config.enableIpv6,
+              })
             : undefined;
         const stop = (signal: string): void => {
           logger.info({ signal }, 'stopping');

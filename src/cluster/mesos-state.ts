@@ -5,8 +5,14 @@ import { z } from 'zod';
 
 const label = z.object({ key: z.string(), value: z.string().optional() }).passthrough();
 
+/** A port mapping of a bridged container (Mesos `NetworkInfo.PortMapping` / Docker's). */
+const portMapping = z
+  .object({ host_port: z.number().int(), container_port: z.number().int(), protocol: z.string().optional() })
+  .passthrough();
+
 const networkInfo = z
   .object({
+    port_mappings: z.array(portMapping).optional(),
     ip_addresses: z
       .array(z.object({ ip_address: z.string().optional(), protocol: z.string().optional() }).passthrough())
       .optional(),
@@ -39,6 +45,19 @@ export const mesosTaskSchema = z
     statuses: z.array(status).default([]),
     resources: z.object({ ports: z.string().optional() }).passthrough().optional(),
     labels: z.array(label).optional(),
+    /** Present when the task has a (Mesos-side) health check. */
+    health_check: z.object({}).passthrough().optional(),
+    container: z
+      .object({
+        type: z.string().optional(),
+        network_infos: z.array(networkInfo).optional(),
+        docker: z
+          .object({ network: z.string().optional(), port_mappings: z.array(portMapping).optional() })
+          .passthrough()
+          .optional(),
+      })
+      .passthrough()
+      .optional(),
     discovery: z
       .object({
         name: z.string().optional(),

@@ -9,6 +9,8 @@ import { OverlayCluster, DCNET_BIN, REPO_ROOT } from './cluster.js';
 import { sweepStale, type Spawned } from './testbed.js';
 import { importBusybox, startDockerd } from './docker.js';
 import type { Topology } from './emulator/index.js';
+import { STORE_PREFIX } from '../store/index.js';
+import { vipFqdn, vipTableFromKvs, VIPS_PREFIX, type VipTable } from '../l4lb/index.js';
 
 export const DEMO_PORTS = { mesos: 5050, marathon: 8080, dcnetMaster: 5080 } as const;
 /** A name only the demo's upstream resolver knows (documentation address). */
@@ -91,8 +93,8 @@ export class Demo {
       agents: 3,
       workdir: opts.workdir,
       masterPort: DEMO_PORTS.dcnetMaster,
-      // The master polls the Mesos emulator (started next) for the DNS zones.
-      masterArgs: (host) => ['--mesos', `${host.ip}:${DEMO_PORTS.mesos}`, '--mesos-refresh', '1'],
+      // The master polls the Mesos emulator (started next) for the VIP table and the DNS zones.
+      masterArgs: (host) => ['--mesos', `${host.ip}:${DEMO_PORTS.mesos}`, '--mesos-refresh', '0.1'],
       // "The outside world's" resolver: dnsmasq on the master host, the agents' upstream.
       prepareMaster: async (host, tb) => {
         tb.spawn(host.netns, 'dnsmasq', [
@@ -251,6 +253,27 @@ export class Demo {
       .sort((a, b) => (a.app + a.agent < b.app + b.agent ? -1 : 1));
   }
 
+  /** The VIP table the master published (read from its store). */
+  async vips(): Promise<VipTable> {
+    const { cluster } = this;
+    const text = await cluster.httpPost(cluster.master.host, `${cluster.master.url}${STORE_PREFIX}/range`, {
+      prefix: VIPS_PREFIX,
+    });
+    return vipTableFromKvs((JSON.parse(text) as { kvs: { key: string; value: string }[] }).kvs).table;
+  }
+
+  /** Sends `n` requests to a VIP from a namespace; answers by task id ('FAIL' for a failure). */
+  async hitVip(netns: string, ip: string, port: number, n: number): Promise<Map<string, number>> {
+    const host = ip.includes(':') ? `[${ip}]` : ip;
+    const script = `for i in $(seq ${n}); do curl -s -g -m 2 http://${host}:${port}/ | head -1 | grep . || echo FAIL; done`;
+    const { stdout } = await this.cluster.tb.exec(netns, 'sh', ['-c', script], {
+      timeoutMs: 10_000 + n * 2500,
+    });
+    const out = new Map<string, number>();
+    for (const line of stdout.split('\n').filter(Boolean)) out.set(line, (out.get(line) ?? 0) + 1);
+    return out;
+  }
+
   /** A detached demo is kept alive by its daemons, not by the process that started it. */
   async handOver(): Promise<void> {
     const json = await this.clusterJson();
@@ -341,6 +364,19 @@ export class Demo {
         ? [`  ip netns exec ${web.netns} dig +short ${DEMO_OUTSIDE_NAME}    # a task: forwarded upstream`]
         : []),
     );
+    const vips = await this.vips().catch(() => ({ vips: [] }) as VipTable);
+    if (vips.vips.length > 0) {
+      lines.push('', 'VIPs (layer 4, programmed on every agent):');
+      for (const v of vips.vips) {
+        const addr = v.family === 6 ? `[${v.ip}]:${v.port}` : `${v.ip}:${v.port}`;
+        lines.push(
+          `  ${(v.name ? vipFqdn(v.name).slice(0, -1) : '(IP VIP)').padEnd(44)} ${v.protocol} ${addr.padEnd(22)} ${v.backends.length} backends`,
+        );
+      }
+      const first = vips.vips.find((v) => v.family === 4);
+      if (first && other)
+        lines.push(`  ip netns exec ${other[1].host.netns} curl -s http://${first.ip}:${first.port}/`);
+    }
     return lines.join('\n');
   }
 
@@ -417,6 +453,26 @@ export class Demo {
           );
       }
       return `${tasks.length} tasks (overlay, bridge, host)`;
+    });
+    await record('l4lb: every app VIP reaches all its instances from every agent, no failure', async () => {
+      const { vips } = await this.vips();
+      let requests = 0;
+      for (const app of ['/web', '/legacy', '/hostsvc']) {
+        const v = vips.find((x) => x.family === 4 && x.name?.label.replace(/^\//, '') === app.slice(1));
+        if (!v) throw new Error(`no VIP for ${app} (${vips.length} VIPs published)`);
+        const want = tasks.filter((t) => t.app === app).map((t) => t.id);
+        for (const n of names) {
+          const seen = await this.hitVip(cluster.agent(n).host.netns, v.ip, v.port, want.length * 6);
+          requests += want.length * 6;
+          const missing = want.filter((id) => !seen.has(id));
+          const foreign = [...seen.keys()].filter((id) => !want.includes(id));
+          if (missing.length || foreign.length)
+            throw new Error(
+              `${app} VIP ${v.ip}:${v.port} from ${n}: ${JSON.stringify([...seen])} (missing ${missing.join(', ') || '-'})`,
+            );
+        }
+      }
+      return `3 VIPs × ${names.length} agents, ${requests} requests`;
     });
     await record('health checks: every web task healthy', async () => {
       const web = tasks.filter((t) => t.app === '/web');
@@ -495,6 +551,43 @@ export class Demo {
       const outside = await dig(DEMO_OUTSIDE_NAME);
       if (outside !== DEMO_OUTSIDE_IP) throw new Error(`${DEMO_OUTSIDE_NAME} → ${outside || 'nothing'}`);
       return `from ${task.id}: agentip names and ${DEMO_OUTSIDE_NAME} (forwarded upstream)`;
+    });
+    await record('l4lb + dns: every node names the VIPs; a task reaches web by its VIP name', async () => {
+      const table = await this.vips();
+      const named = table.vips.filter((v) => v.name && v.family === 4);
+      if (named.length === 0) throw new Error('no named VIPs in the table');
+      for (const n of names) {
+        const ns = cluster.agent(n).host.netns;
+        for (const v of named) {
+          const fqdn = vipFqdn(v.name!).slice(0, -1);
+          const deadline = Date.now() + 10_000;
+          let got = '';
+          for (;;) {
+            got = (
+              await cluster.tb.exec(ns, 'dig', ['+short', '+time=2', '+tries=1', `@${SPARTAN}`, fqdn])
+            ).stdout.trim();
+            if (got === v.ip || Date.now() > deadline) break;
+            await sleep(300);
+          }
+          if (got !== v.ip) throw new Error(`${n}: ${fqdn} → ${got || 'nothing'}, want ${v.ip}`);
+        }
+      }
+      const from = tasks.find((t) => t.app === '/legacy')!;
+      const webIds = new Set(tasks.filter((t) => t.app === '/web').map((t) => t.id));
+      const { stdout } = await run('ip', [
+        'netns',
+        'exec',
+        from.netns,
+        'curl',
+        '-s',
+        '-m',
+        '3',
+        'http://web.marathon.l4lb.thisdcos.directory/',
+      ]);
+      const id = stdout.split('\n')[0]!;
+      if (!webIds.has(id))
+        throw new Error(`curl web.marathon.l4lb.thisdcos.directory from ${from.id} → ${JSON.stringify(id)}`);
+      return `${named.length} VIP names on ${names.length} nodes; ${from.app} task → web by name`;
     });
     return results;
   }

@@ -38,3 +38,20 @@ test('dcosDomainFrag splits on dots and drops empty pieces', () => {
   assert.equal(dcosDomainFrag('foo.Bar..baz_1'), 'foo.bar.baz-1');
   assert.equal(dcosDomainFrag('/mygroup/myapp'), 'mygroupmyapp');
 });
+
+test('VIP names use the dcos-net sanitiser: long labels are cut at 63, not hashed', async () => {
+  const { vipFqdn } = await import('../../src/l4lb/index.js');
+  const long = `${'a'.repeat(70)}`;
+  assert.equal(
+    vipFqdn({ label: long, framework: 'Marathon' }),
+    `${'a'.repeat(63)}.marathon.l4lb.thisdcos.directory.`,
+  );
+  assert.equal(
+    vipFqdn({ label: '/mygroup/myapp', framework: 'marathon' }),
+    'mygroupmyapp.marathon.l4lb.thisdcos.directory.',
+  );
+  assert.equal(
+    vipFqdn({ label: 'web.-front', framework: 'marathon' }),
+    'web.front.marathon.l4lb.thisdcos.directory.',
+  );
+});

@@ -138,8 +138,23 @@ export function mesosTask(emu: Emulator, t: Task): Record<string, unknown> {
             ? []
             : t.networkNames.length
               ? t.networkNames.map((name) => ({ name }))
-              : [{ name: 'mesos-bridge' }],
+              : [
+                  {
+                    name: 'mesos-bridge',
+                    // What Mesos records for a bridged task: each host port and where it leads.
+                    port_mappings: app.ports.flatMap((p, i) =>
+                      t.hostPorts[i] === undefined
+                        ? []
+                        : p.protocol.split(',').map((protocol) => ({
+                            host_port: t.hostPorts[i],
+                            container_port: p.containerPort || t.hostPorts[i],
+                            protocol,
+                          })),
+                    ),
+                  },
+                ],
       },
+      ...(app.healthChecks.length > 0 && { health_check: { type: app.healthChecks[0]!.protocol } }),
     }),
   };
 }
