@@ -10,12 +10,15 @@ import {
   MAX_PARAM_LENGTH,
   MesosDnsService,
   parseMesosDnsConfig,
+  pollInto,
   registerMesosDnsRoutes,
   renderConfig,
   type MesosDnsConfig,
   type MesosDnsSnapshot,
 } from '../../src/dns/mesos/index.js';
+import { parseMesosState, type MesosState } from '../../src/cluster/index.js';
 import { fixture } from '../helpers/fixtures.js';
+import { eventually } from '../helpers/eventually.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -337,4 +340,44 @@ test('long names (up to 253 octets) are found over HTTP', async () => {
   assert.ok(name.length > 190);
   assert.equal((await get(`/v1/hosts/${name}`)).status, 200);
   assert.deepEqual((await get(`/v1/hosts/${name}`)).json(), [{ host: name, ip: '192.0.2.21' }]);
+});
+
+test('pollInto: polls at once and every interval, failures logged (first three, then one in ten)', async () => {
+  const config = resolverTestConfig();
+  const { log, lines } = capture();
+  const service = new MesosDnsService({ config, log });
+  const listeners = new Set<(s: MesosState, m: { master: string; at: number }) => void>();
+  let polls = 0;
+  let answer = true;
+  const source = {
+    onState(fn: (s: MesosState, m: { master: string; at: number }) => void) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    async pollOnce() {
+      polls++;
+      if (!answer) return false;
+      for (const fn of listeners)
+        fn(parseMesosState(fakeState()), { master: '192.0.2.1:5050', at: Date.now() });
+      return true;
+    },
+  };
+  const polling = pollInto(service, source, 5);
+  await eventually(async () => assert.ok(service.current()), 2000, 5);
+  assert.equal(service.current()!.master, '192.0.2.1:5050');
+  answer = false;
+  await eventually(async () => assert.ok(polls >= 25), 5000, 5);
+  await polling.stop();
+  const stoppedAt = polls;
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(polls, stoppedAt, 'no poll after stop');
+  const failures = lines.filter((l) => l.msg === 'keeping old DNS state').map((l) => String(l.reason));
+  assert.deepEqual(failures.slice(0, 4), [
+    'no Mesos master answered (1 in a row)',
+    'no Mesos master answered (2 in a row)',
+    'no Mesos master answered (3 in a row)',
+    'no Mesos master answered (10 in a row)',
+  ]);
+  assert.ok(service.current(), 'the records stay');
+  assert.equal(listeners.size, 0, 'unsubscribed');
 });

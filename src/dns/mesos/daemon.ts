@@ -8,11 +8,10 @@ import type { Registry } from 'prom-client';
 import { MesosStatePoller } from '../../cluster/index.js';
 import {
   MesosResponder,
-  createMesosForwarder,
   dnsMetrics,
+  mesosDnsZones,
   parseUpstream,
   startDnsServer,
-  type DnsHandler,
   type RunningDnsServer,
 } from '../server/index.js';
 import type { MesosDnsConfig } from './config.js';
@@ -83,21 +82,18 @@ export function startMesosDns(o: MesosDnsOptions): RunningMesosDns {
     const out: { httpUrl?: string; dnsAddresses?: string[] } = {};
     if (c.DnsOn) {
       const metrics = dnsMetrics(o.registry);
-      const timeoutMs = c.Timeout * 1000;
-      const forwarder = (servers: readonly string[], zone: string): DnsHandler =>
-        createMesosForwarder({
-          servers: servers.map((s) => parseUpstream(s)),
-          timeoutMs,
-          externalOn: c.ExternalOn,
-          setTruncateBit: c.SetTruncateBit,
-          metrics,
-          zone,
-        });
-      const zones: Record<string, DnsHandler> = { [`${c.Domain}.`]: responder.handler };
-      if (c.ExternalOn)
-        for (const [zone, servers] of Object.entries(c.ZoneResolvers))
-          zones[`${zone.toLowerCase()}.`] = forwarder(servers, zone);
-      zones['.'] = forwarder(c.Resolvers, '.');
+      const upstreams = (list: readonly string[]) => list.map((u) => parseUpstream(u));
+      const zones = mesosDnsZones({
+        responder,
+        externalOn: c.ExternalOn,
+        resolvers: upstreams(c.Resolvers),
+        zoneResolvers: Object.fromEntries(
+          Object.entries(c.ZoneResolvers).map(([zone, list]) => [zone.toLowerCase(), upstreams(list)]),
+        ),
+        timeoutMs: c.Timeout * 1000,
+        setTruncateBit: c.SetTruncateBit,
+        metrics,
+      });
       dns = await startDnsServer({
         listen: [{ host: c.Listener, port: c.Port }],
         zones,
