@@ -6,8 +6,8 @@ import { createLogger } from './logger.js';
 import { parseListen } from './listen.js';
 import { UsageError } from './usage-error.js';
 import { parseAddress } from '../net/index.js';
-import { HttpStore } from '../store/index.js';
-import { L4lbAgent, registerL4lbRoutes } from '../l4lb/index.js';
+import { parseUpstream, type Upstream } from '../dns/server/index.js';
+import { nodeRoles, type DnsRoleOptions } from './agent-roles.js';
 
 function seconds(name: string, min: number): (v: string) => number {
   return (v) => {
@@ -57,6 +57,27 @@ export function addAgentCommand(program: Command): void {
     )
     .option('--backoff-min <s>', 'first registration retry bound', seconds('--backoff-min', 0.01), 5)
     .option('--backoff-max <s>', 'registration retry cap', seconds('--backoff-max', 0.01), 600)
+    .option(
+      '--dns-listen <host:port[,…]>',
+      'node-local DNS listeners (198.51.100.1 is added to lo when listed)',
+      '198.51.100.1:53',
+    )
+    .option('--no-dns', 'do not run the node-local DNS')
+    .option(
+      '--dns-upstream <ip[:port][,…]>',
+      "resolvers for names outside the cluster (default: /etc/resolv.conf minus this node's addresses)",
+    )
+    .option(
+      '--dns-forward-zone <zone=ip[:port][,…]>',
+      'resolvers for one zone (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .option(
+      '--mesos-dns <ip[:port][,…]>',
+      "the masters' Mesos-DNS for .mesos names (default: each --master host on port 61053)",
+    )
+    .option('--public-ip <ip[,…]>', "this node's public addresses (public.thisnode.thisdcos.directory)")
     .option('--no-l4lb', 'do not program the VIP load balancer (nftables table dcnet_l4lb)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .action(
@@ -76,6 +97,12 @@ export function addAgentCommand(program: Command): void {
         reregisterInterval: number;
         backoffMin: number;
         backoffMax: number;
+        dnsListen: string;
+        dns: boolean;
+        dnsUpstream?: string;
+        dnsForwardZone: string[];
+        mesosDns?: string;
+        publicIp?: string;
         l4lb: boolean;
         logLevel: string;
       }) => {
@@ -89,20 +116,10 @@ export function addAgentCommand(program: Command): void {
           }
         });
         const { host, port } = parseListen(opts.listen);
+        const dns = opts.dns ? dnsOptions(opts, masters) : undefined;
         const config = await loadConfig(opts.config);
         const logger = createLogger(opts.logLevel, 'dcnet-agent');
-        // The VIP table: watched in the store, programmed here; it stays in the kernel across restarts.
-        const l4lbStore = opts.l4lb ? new HttpStore(masters) : undefined;
-        const l4lb = l4lbStore
-          ? new L4lbAgent({
-              store: l4lbStore,
-              selfIp: opts.ip,
-              log: logger.child({ part: 'l4lb' }),
-              resyncMs: opts.resyncInterval * 1000,
-            })
-          : undefined;
         const server = await startAgentServer({
-          ...(l4lb && { extend: (app, registry) => registerL4lbRoutes(app, registry, l4lb) }),
           masterUrls: masters,
           ip: opts.ip,
           host,
@@ -121,12 +138,14 @@ export function addAgentCommand(program: Command): void {
           reregisterMs: opts.reregisterInterval * 1000,
           backoffMinMs: opts.backoffMin * 1000,
           backoffMaxMs: opts.backoffMax * 1000,
+          // The L4LB first: the node's DNS names only the VIPs its kernel already serves.
+          roles: nodeRoles({
+            ...(opts.l4lb && { l4lb: { ip: opts.ip, resyncMs: opts.resyncInterval * 1000 } }),
+            ...(dns && { dns }),
+          }),
         });
-        l4lb?.start();
         const stop = (signal: string): void => {
           logger.info({ signal }, 'stopping (routes stay programmed; peers keep ours for the grace period)');
-          void l4lb?.stop();
-          void l4lbStore?.close();
           server.close().then(
             () => process.exit(0),
             () => process.exit(1),
@@ -136,4 +155,56 @@ export function addAgentCommand(program: Command): void {
         process.once('SIGINT', () => stop('SIGINT'));
       },
     );
+}
+
+function upstreamList(option: string, text: string, defaultPort = 53): Upstream[] {
+  return text
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean)
+    .map((t) => {
+      try {
+        return parseUpstream(t, defaultPort);
+      } catch (err) {
+        throw new UsageError(`${option}: ${(err as Error).message}`);
+      }
+    });
+}
+
+function dnsOptions(
+  opts: {
+    ip: string;
+    dnsListen: string;
+    dnsUpstream?: string;
+    dnsForwardZone: string[];
+    mesosDns?: string;
+    publicIp?: string;
+  },
+  masters: readonly string[],
+): DnsRoleOptions {
+  const listen = opts.dnsListen.split(',').map((l) => parseListen(l.trim(), '--dns-listen'));
+  const masterIps = masters
+    .map((m) => new URL(m).hostname.replace(/^\[|\]$/g, ''))
+    .filter((h) => parseAddress(h));
+  const forwardZones: Record<string, Upstream[]> = {};
+  for (const fz of opts.dnsForwardZone) {
+    const [zone, servers] = fz.split('=');
+    if (!zone || !servers) throw new UsageError(`--dns-forward-zone: "${fz}" is not zone=ip[:port][,…]`);
+    forwardZones[zone] = upstreamList('--dns-forward-zone', servers);
+  }
+  const publicIps = (opts.publicIp ?? '').split(',').filter(Boolean);
+  for (const ip of publicIps)
+    if (!parseAddress(ip)) throw new UsageError(`--public-ip: "${ip}" is not an IP address`);
+  return {
+    ip: opts.ip,
+    listen,
+    masterIps,
+    mesosResolvers:
+      opts.mesosDns !== undefined
+        ? upstreamList('--mesos-dns', opts.mesosDns, 61053)
+        : masterIps.map((host) => ({ host, port: 61053 })),
+    ...(opts.dnsUpstream !== undefined && { upstreams: upstreamList('--dns-upstream', opts.dnsUpstream) }),
+    ...(Object.keys(forwardZones).length > 0 && { forwardZones }),
+    ...(publicIps.length > 0 && { publicIps }),
+  };
 }

@@ -1,4 +1,5 @@
 // The dcnet command: one executable, one subcommand per role.
+import { DCNET_VERSION } from './version.js';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/index.js';
 import { RecoveryError } from '../overlay/index.js';
@@ -9,6 +10,7 @@ import { addEmulatorCommand } from './emulator.js';
 import { addStatusCommand } from './status.js';
 import { addConfigCommand } from './config.js';
 import { addDemoCommand } from './demo.js';
+import { addMesosDnsCommand } from './mesos-dns.js';
 import { UsageError } from './usage-error.js';
 
 export function buildProgram(): Command {
@@ -16,7 +18,7 @@ export function buildProgram(): Command {
     .description(
       'DC/OS networking in one daemon: overlay networks, service discovery, L4 and L7 load balancing',
     )
-    .version('0.1.0')
+    .version(DCNET_VERSION)
     .exitOverride()
     .showHelpAfterError();
   addDemoCommand(program);
@@ -25,6 +27,7 @@ export function buildProgram(): Command {
   addStatusCommand(program);
   addConfigCommand(program);
   addEmulatorCommand(program);
+  addMesosDnsCommand(program);
   return program;
 }
 

@@ -6,8 +6,10 @@ import { createLogger } from './logger.js';
 import { parseListen } from './listen.js';
 import { UsageError } from './usage-error.js';
 import { parseEtcdUrl } from '../store/index.js';
-import { MesosStatePoller, parseMasterEntry } from '../cluster/index.js';
-import { L4lbPublisher } from '../l4lb/index.js';
+import { parseMasterEntry } from '../cluster/index.js';
+import { masterMesosDnsConfig, startMasterRoles } from './master-roles.js';
+import { loadMesosDnsConfig, unsupportedSettings, type MesosDnsConfig } from '../dns/mesos/index.js';
+import { ConfigError } from '../config/index.js';
 
 export function addMasterCommand(program: Command): void {
   program
@@ -26,10 +28,15 @@ export function addMasterCommand(program: Command): void {
     )
     .option('--listen <host:port>', 'HTTP API address', '127.0.0.1:5050')
     .option(
-      '--mesos <host:port[,…]>',
-      'Mesos masters to poll for /master/state: the leading dcnet master derives the VIP table from it',
+      '--mesos <host:port[,host:port…]>',
+      'Mesos masters to poll for tasks (VIP table, DNS zones); the leader is followed',
     )
-    .option('--mesos-refresh <s>', 'how often Mesos state is polled', '1')
+    .option('--mesos-refresh <s>', 'how often the Mesos state is polled', '2')
+    .option(
+      '--mesos-dns-config <file>',
+      'Mesos-DNS config.json for the built-in Mesos-DNS (default: .mesos on <listen host>:61053, HTTP :8123)',
+    )
+    .option('--no-mesos-dns', 'do not run the built-in Mesos-DNS')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .action(
       async (opts: {
@@ -41,13 +48,18 @@ export function addMasterCommand(program: Command): void {
         listen: string;
         mesos?: string;
         mesosRefresh: string;
+        mesosDnsConfig?: string;
+        mesosDns: boolean;
         logLevel: string;
       }) => {
         const logger = createLogger(opts.logLevel, 'dcnet-master');
         const { host, port } = parseListen(opts.listen);
         const config = await loadConfig(opts.config);
-        const mesos = opts.mesos?.split(',').filter((m) => m.trim() !== '') ?? [];
-        for (const m of mesos) {
+        const mesos = opts.mesos
+          ?.split(',')
+          .map((m) => m.trim())
+          .filter(Boolean);
+        for (const m of mesos ?? []) {
           try {
             parseMasterEntry(m);
           } catch (err) {
@@ -55,8 +67,8 @@ export function addMasterCommand(program: Command): void {
           }
         }
         const refreshS = Number(opts.mesosRefresh);
-        if (!Number.isFinite(refreshS) || refreshS < 0.05)
-          throw new UsageError(`--mesos-refresh: "${opts.mesosRefresh}" must be a number of seconds ≥ 0.05`);
+        if (!Number.isFinite(refreshS) || refreshS < 0.1)
+          throw new UsageError(`--mesos-refresh: "${opts.mesosRefresh}" must be a number of seconds ≥ 0.1`);
         if (opts.store !== undefined) {
           try {
             parseEtcdUrl(opts.store);
@@ -68,6 +80,15 @@ export function addMasterCommand(program: Command): void {
               '--advertise: required when --listen is a wildcard address (other masters must reach this one)',
             );
           }
+        }
+        let mesosDns: MesosDnsConfig | false = false;
+        if (opts.mesosDns && opts.mesosDnsConfig !== undefined) {
+          const loaded = await loadMesosDnsConfig(opts.mesosDnsConfig);
+          const unsupported = unsupportedSettings(loaded.config);
+          if (unsupported.length > 0) throw new ConfigError(unsupported);
+          mesosDns = loaded.config;
+        } else if (opts.mesosDns && mesos && mesos.length > 0) {
+          mesosDns = masterMesosDnsConfig({ mesos, host, refreshS });
         }
         const server = await startMasterServer({
           config,
@@ -82,34 +103,28 @@ export function addMasterCommand(program: Command): void {
               }
             : { dataDir: opts.dataDir }),
         });
-        let poller: MesosStatePoller | undefined;
-        if (mesos.length > 0) {
-          // Every master polls (a follower is ready to take over at once); only the leader writes.
-          const publisher = new L4lbPublisher({
-            store: server.store,
-            log: logger.child({ part: 'l4lb' }),
-            isLeader: () => server.master() !== undefined,
-            derive: { enableIpv6: config.enableIpv6 },
-          });
-          poller = new MesosStatePoller({
-            masters: mesos,
-            refreshMs: refreshS * 1000,
-            timeoutMs: Math.max(2000, refreshS * 2000),
-            log: logger.child({ part: 'mesos' }),
-          });
-          poller.onState((state) => void publisher.update(state));
-          poller.start();
-        }
+        const roles =
+          mesos && mesos.length > 0
+            ? startMasterRoles({
+                server,
+                log: logger,
+                mesos,
+                refreshMs: refreshS * 1000,
+                mesosDns,
+                enableIpv6: config.enableIpv6,
+              })
+            : undefined;
         const stop = (signal: string): void => {
           logger.info({ signal }, 'stopping');
-          void poller?.stop();
-          server.close().then(
-            () => process.exit(0),
-            (err: unknown) => {
-              logger.error({ err }, 'error while stopping');
-              process.exit(1);
-            },
-          );
+          Promise.resolve(roles?.stop())
+            .then(() => server.close())
+            .then(
+              () => process.exit(0),
+              (err: unknown) => {
+                logger.error({ err }, 'error while stopping');
+                process.exit(1);
+              },
+            );
         };
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));

@@ -1,7 +1,7 @@
 // The `l4lb.thisdcos.directory` zone from the VIP table (specs/dcos-net.md §2.3): each named VIP
 // is `<domain_frag(label)>.<domain_frag(framework)>.l4lb.thisdcos.directory`, A for its IPv4
-// address and AAAA for its IPv6 one. IP VIPs get no name. The DNS server calls this.
-import { domainFrag } from '../net/index.js';
+// address and AAAA for its IPv6 one (dcos-net's sanitiser, §1.6, not Mesos-DNS's). IP VIPs get no name. The DNS server calls this.
+import { dcosDomainFrag as domainFrag } from '../net/index.js';
 import type { Vip, VipTable } from './types.js';
 
 export const L4LB_ZONE = 'l4lb.thisdcos.directory';

@@ -3,3 +3,4 @@ export * from './mac.js';
 export * from './stout-json.js';
 export * from './dns-labels.js';
 export * from './task-hash.js';
+export * from './dcos-labels.js';

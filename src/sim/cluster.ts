@@ -23,8 +23,9 @@ export interface ClusterOptions {
   /** Scratch directory for data dirs, CNI configs and leases. */
   readonly workdir: string;
   readonly agentArgs?: (name: string) => string[];
-  /** Extra master arguments (a function gets the master's host, e.g. for its address). */
   readonly masterArgs?: string[] | ((host: Host) => string[]);
+  /** Runs in the master's namespace before the master starts (e.g. an upstream resolver). */
+  readonly prepareMaster?: (host: Host, tb: Testbed) => Promise<void>;
   /** Run etcd in the master's namespace and the master on it (`--store etcd://…`). */
   readonly etcd?: boolean;
   /** Port of the dcnet overlay master (default 5050; the demo moves it for the Mesos emulator). */
@@ -55,6 +56,7 @@ export class OverlayCluster {
       const dataDir = join(opts.workdir, 'master');
       const url = `http://${host.ip}:${opts.masterPort ?? 5050}`;
       if (opts.etcd) await cluster.startEtcd(host);
+      await opts.prepareMaster?.(host, tb);
       cluster.master = { host, dataDir, url, proc: cluster.startMaster(host, dataDir) };
       for (let i = 1; i <= opts.agents; i++) await cluster.addAgent(`a${i}`, i);
       return cluster;
@@ -163,6 +165,10 @@ export class OverlayCluster {
       '0.1',
       '--backoff-max',
       '1',
+      // Names outside the cluster go to the master host (a local fake resolver, if one runs there):
+      // never to this machine's own resolvers.
+      '--dns-upstream',
+      `${this.master.host.ip}:53`,
       ...(this.opts.agentArgs?.(name) ?? []),
     ];
     const node: AgentNode = {

@@ -3,6 +3,8 @@
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentInfo } from '../overlay/index.js';
+import { run } from '../kernel/index.js';
+import { SPARTAN_IP as SPARTAN } from '../dns/dcos/index.js';
 import { OverlayCluster, DCNET_BIN, REPO_ROOT } from './cluster.js';
 import { sweepStale, type Spawned } from './testbed.js';
 import { importBusybox, startDockerd } from './docker.js';
@@ -11,6 +13,9 @@ import { STORE_PREFIX } from '../store/index.js';
 import { vipFqdn, vipTableFromKvs, VIPS_PREFIX, type VipTable } from '../l4lb/index.js';
 
 export const DEMO_PORTS = { mesos: 5050, marathon: 8080, dcnetMaster: 5080 } as const;
+/** A name only the demo's upstream resolver knows (documentation address). */
+export const DEMO_OUTSIDE_NAME = 'outside.example.test';
+export const DEMO_OUTSIDE_IP = '192.0.2.10';
 
 export interface DemoTask {
   id: string;
@@ -88,8 +93,23 @@ export class Demo {
       agents: 3,
       workdir: opts.workdir,
       masterPort: DEMO_PORTS.dcnetMaster,
-      // The dcnet master polls the emulator's Mesos state and publishes the VIP table from it.
+      // The master polls the Mesos emulator (started next) for the VIP table and the DNS zones.
       masterArgs: (host) => ['--mesos', `${host.ip}:${DEMO_PORTS.mesos}`, '--mesos-refresh', '0.1'],
+      // "The outside world's" resolver: dnsmasq on the master host, the agents' upstream.
+      prepareMaster: async (host, tb) => {
+        tb.spawn(host.netns, 'dnsmasq', [
+          '--keep-in-foreground',
+          '-C',
+          '/dev/null',
+          '--no-resolv',
+          '--no-hosts',
+          '--bind-interfaces',
+          `--listen-address=${host.ip}`,
+          '--port=53',
+          `--host-record=${DEMO_OUTSIDE_NAME},${DEMO_OUTSIDE_IP}`,
+          '--pid-file=',
+        ]);
+      },
       ...(opts.detach && { logDir }),
       // dockerd on the chosen agents before their dcnet agent starts, so it creates the Docker networks.
       prepareHost: async (name, host, dir, tb) => {
@@ -333,6 +353,16 @@ export class Demo {
       `  ip netns exec ${m.netns} curl -s ${this.marathonUrl}/v2/apps?embed=apps.tasks`,
       `  ip netns exec ${m.netns} curl -s ${this.mesosUrl}/master/state`,
       `  ip netns exec ${m.netns} curl -s ${cluster.master.url}/overlay-master/state`,
+      ...(other
+        ? [
+            `  ip netns exec ${other[1].host.netns} dig +short @${SPARTAN} web.marathon.autoip.dcos.thisdcos.directory`,
+            `  ip netns exec ${other[1].host.netns} dig +short @${SPARTAN} _web._tcp.marathon.mesos SRV`,
+          ]
+        : []),
+      `  ip netns exec ${m.netns} curl -s http://${m.ip}:8123/v1/enumerate    # Mesos-DNS on the master`,
+      ...(web
+        ? [`  ip netns exec ${web.netns} dig +short ${DEMO_OUTSIDE_NAME}    # a task: forwarded upstream`]
+        : []),
     );
     const vips = await this.vips().catch(() => ({ vips: [] }) as VipTable);
     if (vips.vips.length > 0) {
@@ -347,11 +377,6 @@ export class Demo {
       if (first && other)
         lines.push(`  ip netns exec ${other[1].host.netns} curl -s http://${first.ip}:${first.port}/`);
     }
-    lines.push(
-      '',
-      'Not in this build yet (they join the demo as they land): DNS (web.marathon.mesos and the VIP',
-      'names above), layer 7 (web.example.test on the public agent).',
-    );
     return lines.join('\n');
   }
 
@@ -454,6 +479,115 @@ export class Demo {
       if (web.length !== 3 || !web.every((t) => t.healthy))
         throw new Error(JSON.stringify(web.map((t) => [t.id, t.healthy])));
       return '3 of 3';
+    });
+    await record('dns: every node answers ready.spartan, thisnode and the task names', async () => {
+      const webIps = tasks
+        .filter((t) => t.app === '/web')
+        .flatMap((t) => t.ips)
+        .sort();
+      const name = 'web.marathon.autoip.dcos.thisdcos.directory';
+      for (const n of names) {
+        const ns = cluster.agent(n).host.netns;
+        const dig = async (q: string): Promise<string[]> =>
+          (await cluster.tb.exec(ns, 'dig', ['+short', '+time=2', '+tries=1', `@${SPARTAN}`, q])).stdout
+            .split('\n')
+            .filter(Boolean)
+            .sort();
+        const ready = await dig('ready.spartan');
+        if (ready.join() !== '127.0.0.1')
+          throw new Error(`${n}: ready.spartan → ${ready.join() || 'nothing'}`);
+        const self = await dig('thisnode.thisdcos.directory');
+        if (self.join() !== cluster.agent(n).host.ip) throw new Error(`${n}: thisnode → ${self.join()}`);
+        // The zone reaches the nodes within a few seconds of the tasks running.
+        const deadline = Date.now() + 15_000;
+        let got = await dig(name);
+        while (got.join() !== webIps.join() && Date.now() < deadline) {
+          await sleep(500);
+          got = await dig(name);
+        }
+        if (got.join() !== webIps.join())
+          throw new Error(`${n}: ${name} → ${got.join() || 'nothing'}, want ${webIps.join()}`);
+      }
+      return `${names.length} nodes, ${name} → ${webIps.length} overlay IPs`;
+    });
+    await record(
+      'dns: .mesos names from Mesos-DNS on the master, mirrored as mesos.thisdcos.directory',
+      async () => {
+        const agentIps = [
+          ...new Set(tasks.filter((t) => t.app === '/web').map((t) => cluster.agent(t.agent).host.ip)),
+        ].sort();
+        const ns = cluster.agent(names[0]!).host.netns;
+        const dig = async (q: string, type = 'A'): Promise<string> =>
+          (await cluster.tb.exec(ns, 'dig', ['+short', '+time=2', '+tries=1', `@${SPARTAN}`, q, type])).stdout
+            .split('\n')
+            .filter(Boolean)
+            .sort()
+            .join();
+        for (const q of ['web.marathon.mesos', 'web.marathon.mesos.thisdcos.directory']) {
+          const deadline = Date.now() + 15_000;
+          let got = await dig(q);
+          while (got !== agentIps.join() && Date.now() < deadline) {
+            await sleep(500);
+            got = await dig(q);
+          }
+          if (got !== agentIps.join()) throw new Error(`${q} → ${got || 'nothing'}, want ${agentIps.join()}`);
+        }
+        const srv = await dig('_web._tcp.marathon.mesos', 'SRV');
+        if (srv.split(',').length !== 3)
+          throw new Error(`_web._tcp.marathon.mesos SRV → ${srv || 'nothing'}`);
+        return `web.marathon.mesos → ${agentIps.length} agents, SRV ×3, mirror identical`;
+      },
+    );
+    await record('dns: a task resolves cluster names and outside names through its node', async () => {
+      const task = tasks.find((t) => t.app === '/web')!;
+      const dig = async (q: string): Promise<string> =>
+        (
+          await run('ip', ['netns', 'exec', task.netns, 'dig', '+short', '+time=2', '+tries=1', q])
+        ).stdout.trim();
+      const legacy = await dig('legacy.marathon.agentip.dcos.thisdcos.directory');
+      const agentIps = tasks.filter((t) => t.app === '/legacy').map((t) => cluster.agent(t.agent).host.ip);
+      if (!legacy || !legacy.split('\n').every((ip) => agentIps.includes(ip)))
+        throw new Error(`legacy agentip → ${legacy || 'nothing'}, want one of ${agentIps.join()}`);
+      const outside = await dig(DEMO_OUTSIDE_NAME);
+      if (outside !== DEMO_OUTSIDE_IP) throw new Error(`${DEMO_OUTSIDE_NAME} → ${outside || 'nothing'}`);
+      return `from ${task.id}: agentip names and ${DEMO_OUTSIDE_NAME} (forwarded upstream)`;
+    });
+    await record('l4lb + dns: every node names the VIPs; a task reaches web by its VIP name', async () => {
+      const table = await this.vips();
+      const named = table.vips.filter((v) => v.name && v.family === 4);
+      if (named.length === 0) throw new Error('no named VIPs in the table');
+      for (const n of names) {
+        const ns = cluster.agent(n).host.netns;
+        for (const v of named) {
+          const fqdn = vipFqdn(v.name!).slice(0, -1);
+          const deadline = Date.now() + 10_000;
+          let got = '';
+          for (;;) {
+            got = (
+              await cluster.tb.exec(ns, 'dig', ['+short', '+time=2', '+tries=1', `@${SPARTAN}`, fqdn])
+            ).stdout.trim();
+            if (got === v.ip || Date.now() > deadline) break;
+            await sleep(300);
+          }
+          if (got !== v.ip) throw new Error(`${n}: ${fqdn} → ${got || 'nothing'}, want ${v.ip}`);
+        }
+      }
+      const from = tasks.find((t) => t.app === '/legacy')!;
+      const webIds = new Set(tasks.filter((t) => t.app === '/web').map((t) => t.id));
+      const { stdout } = await run('ip', [
+        'netns',
+        'exec',
+        from.netns,
+        'curl',
+        '-s',
+        '-m',
+        '3',
+        'http://web.marathon.l4lb.thisdcos.directory/',
+      ]);
+      const id = stdout.split('\n')[0]!;
+      if (!webIds.has(id))
+        throw new Error(`curl web.marathon.l4lb.thisdcos.directory from ${from.id} → ${JSON.stringify(id)}`);
+      return `${named.length} VIP names on ${names.length} nodes; ${from.app} task → web by name`;
     });
     return results;
   }

@@ -4,3 +4,4 @@ export { registerStoreRoutes, STORE_PREFIX, type StoreServerOptions } from './ht
 export { HttpStore, type HttpStoreOptions } from './http-client.js';
 export { EtcdStore, parseEtcdUrl, type EtcdStoreOptions } from './etcd.js';
 export { LeaderElection, type ElectionOptions } from './election.js';
+export { PrefixMirror, type PrefixMirrorOptions } from './mirror.js';

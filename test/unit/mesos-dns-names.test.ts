@@ -64,3 +64,43 @@ test('agent tail: the last field of the agent id, lower-cased', () => {
   assert.equal(agentTail('20160107-001256-134875658-5050-27524-S3'), 's3');
   assert.equal(agentTail('20140803-194712-3041283216-5050-2116-0'), '0');
 });
+
+test('labels_test.go base table (specs/mesos-dns.md §6.6)', () => {
+  const both: [string, string][] = [
+    ['a---', 'a'],
+    ['---a---b', 'a---b'],
+    ['a.b.c.d.e', 'a-b-c-d-e'],
+    ['a.c.d_de.', 'a-c-d-de'],
+    ['abc--123', 'abc--123'],
+    ['r29f.dev.angrypigs', 'r29f-dev-angrypigs'],
+  ];
+  for (const [input, want] of both) {
+    assert.equal(labelSpec(input, 'rfc1123'), want, `rfc1123 ${input}`);
+    assert.equal(labelSpec(input, 'rfc952'), want, `rfc952 ${input}`);
+  }
+  assert.equal(labelSpec('4abc123', 'rfc952'), 'abc123');
+  assert.equal(labelSpec('-4abc123', 'rfc952'), 'abc123');
+  assert.equal(labelSpec('-4abc123', 'rfc1123'), '4abc123');
+  assert.equal(labelSpec('chronos with a space AND----------MIXED--', 'rfc952'), 'chronoswithaspaceandmixe');
+});
+
+test('label properties on random input: charset, no leading hyphen (or digit, RFC952), length limit', () => {
+  let seed = 42;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const alphabet = 'abcXYZ019-._ $@é/\u00fc';
+  for (let i = 0; i < 2000; i++) {
+    const input = Array.from({ length: rand(90) }, () => alphabet[rand(alphabet.length)]).join('');
+    for (const [spec, max, lead] of [
+      ['rfc1123', 63, /^-/],
+      ['rfc952', 24, /^[-0-9]/],
+    ] as const) {
+      const out = labelSpec(input, spec);
+      assert.match(out, /^[0-9a-z-]*$/, `${spec} ${JSON.stringify(input)}`);
+      assert.ok(!lead.test(out), `${spec} ${JSON.stringify(input)} → ${out}`);
+      assert.ok(out.length <= max, `${spec} ${JSON.stringify(input)} → ${out}`);
+    }
+  }
+});

@@ -24,7 +24,7 @@ function expected(): Map<string, Map<string, Set<string>>> {
   return out;
 }
 
-const sorted = (m: Map<string, Set<string>>) =>
+const sorted = (m: ReadonlyMap<string, ReadonlySet<string>>) =>
   [...m].map(([k, v]) => [k, [...v].sort()] as const).sort((a, b) => (a[0] < b[0] ? -1 : 1));
 
 test('Appendix A: every A, AAAA and SRV record of the fixture, and nothing else', () => {

@@ -12,9 +12,19 @@ export interface AgentServerOptions extends Omit<AgentOptions, 'store' | 'log' |
   readonly logger: Logger;
   /** Default: the master's store over HTTP. */
   readonly store?: Store;
-  /** Other parts of the node daemon add their routes and metrics here (the L4LB). */
-  readonly extend?: (app: FastifyInstance, registry: Registry) => void;
+  /** Further node roles (DNS, L4LB) sharing the store, HTTP endpoint and metrics. */
+  readonly roles?: readonly AgentRole[];
 }
+
+export interface AgentRoleContext {
+  readonly app: FastifyInstance;
+  readonly registry: Registry;
+  readonly store: Store;
+  readonly log: Logger;
+}
+
+/** Started before the HTTP endpoint listens (so it can add routes); closed before the store. */
+export type AgentRole = (ctx: AgentRoleContext) => Promise<{ close(): Promise<void> }>;
 
 export interface AgentServer {
   readonly url: string;
@@ -105,8 +115,21 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
   app.get('/metrics', async (_request, reply) =>
     reply.type(registry.contentType).send(await registry.metrics()),
   );
-  opts.extend?.(app, registry);
-  const url = await app.listen({ host: opts.host, port: opts.port });
+  const started: Array<{ close(): Promise<void> }> = [];
+  const closeRoles = async (): Promise<void> => {
+    for (const r of started.reverse())
+      await r.close().catch((err: unknown) => log.error({ err }, 'role close failed'));
+  };
+  let url: string;
+  try {
+    for (const role of opts.roles ?? []) started.push(await role({ app, registry, store, log }));
+    url = await app.listen({ host: opts.host, port: opts.port });
+  } catch (err) {
+    await closeRoles();
+    await app.close();
+    if (!opts.store) await store.close();
+    throw err;
+  }
   agent.start();
   log.info({ url, masters: opts.masterUrls, ip: opts.ip }, 'overlay agent listening');
   return {
@@ -114,6 +137,7 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
     agent,
     async close() {
       await agent.stop();
+      await closeRoles();
       await app.close();
       if (!opts.store) await store.close();
     },

@@ -4,7 +4,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { NetworkConfig } from '../../config/index.js';
-import { LeaderElection, StoreError, type LeaseId, type Store } from '../../store/index.js';
+import { LeaderElection, StoreError, type Compare, type LeaseId, type Store } from '../../store/index.js';
 import { AGENTS_PREFIX, NODES_PREFIX } from '../types.js';
 import { OverlayMaster, type MasterEvents } from './master.js';
 import type { MasterRef } from './api.js';
@@ -89,6 +89,11 @@ export class HaMaster implements MasterRef {
 
   get isLeader(): boolean {
     return this.master !== undefined;
+  }
+
+  /** Compares that hold only while this master leads (for writes other roles make as leader). */
+  fence(): Compare[] {
+    return this.election.fence();
   }
 
   leader(): MasterIdentity | undefined {

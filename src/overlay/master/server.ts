@@ -9,6 +9,7 @@ import {
   EtcdStore,
   parseEtcdUrl,
   registerStoreRoutes,
+  type Compare,
   type Store,
 } from '../../store/index.js';
 import { OverlayMaster } from './master.js';
@@ -38,10 +39,12 @@ export interface MasterServerOptions {
 
 export interface MasterServer {
   readonly url: string;
-  /** The store this master serves (other parts of the master publish into it). */
-  readonly store: Store;
   /** The allocating master while this process leads (always, without HA). */
   master(): OverlayMaster | undefined;
+  /** The store the masters share (other roles publish through it: DNS zones, VIP tables). */
+  readonly store: Store;
+  /** While this master leads: the compares that fence its writes; undefined while it follows. */
+  leading(): { readonly fence: readonly Compare[] } | undefined;
   close(): Promise<void>;
 }
 
@@ -105,8 +108,9 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
     log.info({ url, advertise, store: opts.storeUrl, ha: true }, 'overlay master listening');
     return {
       url,
-      store,
       master: () => (ha?.isLeader ? (ha.current() as OverlayMaster) : undefined),
+      store,
+      leading: () => (ha?.isLeader ? { fence: ha.fence() } : undefined),
       async close() {
         await ha?.stop();
         await app.close();
@@ -159,8 +163,9 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
   log.info({ url: address, agents: master.agentCount }, 'overlay master listening');
   return {
     url: address,
-    store: single,
     master: () => master,
+    store: single,
+    leading: () => ({ fence: [] }),
     async close() {
       await app.close();
       if (!opts.store) await store.close();

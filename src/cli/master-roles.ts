@@ -1,0 +1,103 @@
+// What a master runs beside the overlay allocator, fed by the Mesos state: the VIP table and the
+// dcos-dns zones the leader publishes to every node, and Mesos-DNS (`.mesos` on :61053, HTTP API on :8123) whose
+// records the leader also mirrors as mesos.thisdcos.directory.
+import type { Logger } from 'pino';
+import { MesosStatePoller, parseMasterEntry } from '../cluster/index.js';
+import { MasterZones } from '../dns/dcos/index.js';
+import {
+  parseMesosDnsConfig,
+  startMesosDns,
+  type MesosDnsConfig,
+  type RunningMesosDns,
+} from '../dns/mesos/index.js';
+import { DCNET_VERSION } from './version.js';
+import { L4lbPublisher } from '../l4lb/index.js';
+import { parseAddress } from '../net/index.js';
+import type { MasterServer } from '../overlay/index.js';
+
+export interface MasterRolesOptions {
+  readonly server: MasterServer;
+  readonly log: Logger;
+  /** Mesos masters, `host:port`. */
+  readonly mesos: readonly string[];
+  readonly refreshMs: number;
+  /** Mesos-DNS settings; false = do not run it. */
+  readonly mesosDns: MesosDnsConfig | false;
+  /** Derive IPv6 VIP addresses too (config `enable_ipv6`). */
+  readonly enableIpv6: boolean;
+}
+
+/** The built-in Mesos-DNS of a master, as DC/OS configures it (IPSources host, netinfo). */
+export function masterMesosDnsConfig(opts: {
+  readonly mesos: readonly string[];
+  readonly host: string;
+  readonly refreshS: number;
+}): MesosDnsConfig {
+  const doc = {
+    masters: opts.mesos,
+    refreshSeconds: Math.max(1, Math.round(opts.refreshS)),
+    stateTimeoutSeconds: 30,
+    listener: opts.host,
+    port: 61053,
+    httpListener: opts.host,
+    httpPort: 8123,
+    IPSources: ['host', 'netinfo'],
+    // The node-local resolvers forward everything else; this one answers .mesos only.
+    externalOn: false,
+  };
+  return parseMesosDnsConfig(doc, { file: '(built into dcnet master)', resolvConfNameservers: [] }).config;
+}
+
+export interface MasterRoles {
+  readonly poller: MesosStatePoller;
+  readonly zones: MasterZones;
+  readonly mesosDns: RunningMesosDns | undefined;
+  stop(): Promise<void>;
+}
+
+export function startMasterRoles(o: MasterRolesOptions): MasterRoles {
+  const poller = new MesosStatePoller({
+    masters: o.mesos,
+    refreshMs: o.refreshMs,
+    timeoutMs: Math.max(2000, o.refreshMs * 2),
+    log: o.log.child({ part: 'mesos-poller' }),
+  });
+  const masterIps = o.mesos.map((m) => parseMasterEntry(m).host).filter((h) => parseAddress(h) !== undefined);
+  const zones = new MasterZones({
+    store: o.server.store,
+    log: o.log.child({ part: 'dns-zones' }),
+    leading: () => o.server.leading(),
+    masterIps,
+  });
+  // The VIP table every agent programs (only the leader writes it).
+  const vips = new L4lbPublisher({
+    store: o.server.store,
+    log: o.log.child({ part: 'l4lb' }),
+    isLeader: () => o.server.leading() !== undefined,
+    derive: { enableIpv6: o.enableIpv6 },
+  });
+  poller.onState((state) => {
+    void zones.onState(state);
+    void vips.update(state);
+  });
+  poller.start();
+  let mesosDns: RunningMesosDns | undefined;
+  if (o.mesosDns) {
+    const config = o.mesosDns;
+    mesosDns = startMesosDns({ config, log: o.log.child({ part: 'mesos-dns' }), version: DCNET_VERSION });
+    mesosDns.service.onRecords((s) => zones.onMesosRecords(s.records, config.Domain));
+    mesosDns.ready.catch((err: unknown) => {
+      o.log.fatal({ err }, 'Mesos-DNS could not listen; exiting so that a supervisor restarts the master');
+      process.exit(1);
+    });
+  }
+  return {
+    poller,
+    zones,
+    mesosDns,
+    async stop() {
+      await Promise.all([poller.stop(), mesosDns?.close()]);
+      zones.close();
+    },
+  };
+}

@@ -1,0 +1,7 @@
+export * from './zones.js';
+export * from './store-format.js';
+export { ZonePublisher, type ZonePublisherOptions } from './publisher.js';
+export { NodeZones, type NodeZonesOptions, type ZoneSink } from './node-zones.js';
+export { MasterZones, type MasterZonesOptions } from './master-zones.js';
+export { registerDcosDnsRoutes, type ZoneView } from './http-api.js';
+export { startNodeDns, ensureSpartanAddress, type NodeDns, type NodeDnsOptions } from './node-dns.js';

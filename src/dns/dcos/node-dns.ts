@@ -1,0 +1,105 @@
+// The node-local resolver of every dcnet node (dcos-dns): the local and gossiped zones in a
+// ZoneResponder, `.mesos` forwarded to the masters' Mesos-DNS, everything else to the upstreams,
+// on 198.51.100.1:53 (and whatever else is configured). It answers from its last zones while the
+// masters and the store are away.
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { readAddrs, run } from '../../kernel/index.js';
+import type { Store } from '../../store/index.js';
+import {
+  createDcosDnsRouter,
+  startDnsServer,
+  ZoneResponder,
+  type ListenAddress,
+  type RunningDnsServer,
+  type Upstream,
+} from '../server/index.js';
+import { NodeZones } from './node-zones.js';
+import { SPARTAN_IP } from './zones.js';
+
+export interface NodeDnsOptions {
+  readonly log: Logger;
+  readonly store?: Store;
+  readonly privateIp: string;
+  readonly publicIps?: readonly string[];
+  readonly listen: readonly ListenAddress[];
+  /** The masters' Mesos-DNS (`ip:61053`); none → `.mesos` answers SERVFAIL. */
+  readonly mesosResolvers?: readonly Upstream[];
+  /** Upstream resolvers; default: /etc/resolv.conf minus this host's addresses. */
+  readonly upstreams?: readonly Upstream[];
+  readonly forwardZones?: Readonly<Record<string, readonly Upstream[]>>;
+  readonly registry?: Registry;
+  /** Masters' IPs for the `zk` zone. */
+  readonly masterIps?: readonly string[];
+}
+
+export interface NodeDns {
+  readonly zones: NodeZones;
+  readonly server: RunningDnsServer;
+  close(): Promise<void>;
+}
+
+/** Puts the node-local DNS address on `lo` when something must listen on it (idempotent). */
+export async function ensureSpartanAddress(log: Logger): Promise<void> {
+  const addrs = await readAddrs('lo');
+  if (addrs.some((a) => a.split('/')[0] === SPARTAN_IP)) return;
+  await run('ip', ['addr', 'add', `${SPARTAN_IP}/32`, 'dev', 'lo']);
+  log.info({ address: SPARTAN_IP }, 'node-local DNS address added to lo');
+}
+
+export async function startNodeDns(o: NodeDnsOptions): Promise<NodeDns> {
+  const responder = new ZoneResponder();
+  const zones = new NodeZones({
+    log: o.log,
+    ...(o.store && { store: o.store }),
+    privateIp: o.privateIp,
+    ...(o.publicIps && { publicIps: o.publicIps }),
+    sink: {
+      setZone: (origin, records) => {
+        try {
+          responder.setZone(origin, records);
+        } catch (err) {
+          o.log.error({ zone: origin, err: (err as Error).message }, 'zone refused by the resolver');
+        }
+      },
+      deleteZone: (origin) => responder.deleteZone(origin),
+    },
+  });
+  if (o.listen.some((l) => l.host === SPARTAN_IP)) await ensureSpartanAddress(o.log);
+  await zones.start();
+  if (o.masterIps) zones.setMasters(o.masterIps);
+  const router = createDcosDnsRouter({
+    zones: responder,
+    ...(o.mesosResolvers && { mesosResolvers: o.mesosResolvers }),
+    ...(o.upstreams && { upstreams: o.upstreams }),
+    ...(o.forwardZones && { forwardZones: o.forwardZones }),
+  });
+  let server: RunningDnsServer;
+  try {
+    server = await startDnsServer({
+      listen: o.listen,
+      zones: { '.': router },
+      ...(o.registry && { registry: o.registry }),
+      logger: o.log,
+    });
+  } catch (err) {
+    zones.stop();
+    throw err;
+  }
+  o.log.info(
+    {
+      listen: server.addresses.map((a) => `${a.host}:${a.port}`),
+      upstreams: o.upstreams,
+      mesos: o.mesosResolvers,
+    },
+    'node-local DNS listening',
+  );
+  return {
+    zones,
+    server,
+    async close() {
+      zones.stop();
+      await server.close();
+    },
+  };
+}
