@@ -13,7 +13,7 @@ import { median } from './lib/l4lb.js';
 import { round } from './lib/process.js';
 
 const SECONDS = 2;
-const RUNS = 12;
+const RUNS = 9;
 const CONNS = 16;
 const tag = randomBytes(2).toString('hex');
 const NODE = `dcl4w${tag}n`;
@@ -22,9 +22,13 @@ const NODE = `dcl4w${tag}n`;
 // first is in TIME_WAIT; the node's conntrack table is also flushed before every run.
 const CLIENT_DIRECT = `dcl4w${tag}d`;
 const CLIENT_VIP = `dcl4w${tag}v`;
+// A third client for the one-VIP-per-backend runs: a client reaching one backend through two
+// different addresses (two VIPs, or a VIP and directly) gets its SYNs dropped by the backend's
+// TIME_WAIT sockets (TCP timestamps are offset per destination address, so PAWS sees them as old).
+const CLIENT_PINNED = `dcl4w${tag}p`;
 const BACKENDS = [1, 2, 3].map((i) => ({ ns: `dcl4w${tag}b${i}`, ip: `10.92.0.${10 + i}` }));
 const VIP = '11.0.0.5';
-const namespaces = [NODE, CLIENT_DIRECT, CLIENT_VIP, ...BACKENDS.map((b) => b.ns)];
+const namespaces = [NODE, CLIENT_DIRECT, CLIENT_VIP, CLIENT_PINNED, ...BACKENDS.map((b) => b.ns)];
 const servers: ReturnType<typeof spawn>[] = [];
 
 const SERVER = String.raw`
@@ -86,6 +90,7 @@ try {
   }
   await attach(CLIENT_DIRECT, 'br0', '10.91.0.10/24', '10.91.0.1', 'd');
   await attach(CLIENT_VIP, 'br0', '10.91.0.20/24', '10.91.0.1', 'v');
+  await attach(CLIENT_PINNED, 'br0', '10.91.0.30/24', '10.91.0.1', 'p');
   for (const [i, b] of BACKENDS.entries()) {
     await attach(b.ns, 'br1', `${b.ip}/24`, '10.92.0.1', `b${i}`);
     const p = spawn('ip', ['netns', 'exec', b.ns, process.execPath, '-e', SERVER], {
@@ -104,6 +109,14 @@ try {
         name: { label: '/bench', framework: 'marathon' },
         backends: BACKENDS.map((b) => ({ ip: b.ip, port: 8080, weight: 2, agent: '10.91.0.99', task: b.ns })),
       },
+      // One VIP per backend: the same load spread as the direct runs, so only the DNAT differs.
+      ...BACKENDS.map((b, i) => ({
+        protocol: 'tcp' as const,
+        ip: `11.0.0.${6 + i}`,
+        port: 80,
+        family: 4 as const,
+        backends: [{ ip: b.ip, port: 8080, weight: 2, agent: '10.91.0.99', task: b.ns }],
+      })),
     ],
   };
   const r = new L4lbReconciler({
@@ -115,9 +128,10 @@ try {
   if (r.error) throw new Error(r.error);
   const direct = BACKENDS.map((b) => `${b.ip}:8080`);
   const viaVip = BACKENDS.map(() => `${VIP}:80`);
+  const viaPinned = BACKENDS.map((_, i) => `11.0.0.${6 + i}:80`);
   const res = {
-    rps: { vip: [] as number[], direct: [] as number[] },
-    cps: { vip: [] as number[], direct: [] as number[] },
+    rps: { vip: [] as number[], direct: [] as number[], pinned: [] as number[] },
+    cps: { vip: [] as number[], direct: [] as number[], pinned: [] as number[] },
   };
   let errors = 0;
   for (let i = 0; i < RUNS; i++) {
@@ -125,20 +139,30 @@ try {
       ['rps', false],
       ['cps', true],
     ] as const) {
-      // Alternate which goes first, so that drift on the shared machine falls on both alike.
-      const d0 = (): ReturnType<typeof wrk> => wrk(CLIENT_DIRECT, direct, close);
-      const v0 = (): ReturnType<typeof wrk> => wrk(CLIENT_VIP, viaVip, close);
-      const first = await (i % 2 === 0 ? d0() : v0());
-      const second = await (i % 2 === 0 ? v0() : d0());
-      const [d, v] = i % 2 === 0 ? [first, second] : [second, first];
+      // Rotate which goes first, so that drift on the shared machine falls on all alike.
+      const kinds = ['direct', 'vip', 'pinned'] as const;
+      const got: Record<(typeof kinds)[number], { rps: number; errors: number }> = {} as never;
+      for (let k = 0; k < kinds.length; k++) {
+        const kind = kinds[(i + k) % kinds.length]!;
+        got[kind] =
+          kind === 'direct'
+            ? await wrk(CLIENT_DIRECT, direct, close)
+            : kind === 'vip'
+              ? await wrk(CLIENT_VIP, viaVip, close)
+              : await wrk(CLIENT_PINNED, viaPinned, close);
+      }
+      const [d, v, pn] = [got.direct, got.vip, got.pinned];
       res[mode].direct.push(d.rps);
       res[mode].vip.push(v.rps);
+      res[mode].pinned.push(pn.rps);
+      errors += pn.errors;
       errors += d.errors + v.errors;
     }
   }
   // Each VIP run is compared with the direct run next to it in time (the machine is shared and
   // its load drifts); the median of those pair ratios is the figure.
-  const pairs = (m: 'rps' | 'cps'): number[] => res[m].vip.map((v, i) => v / res[m].direct[i]!);
+  const pairs = (m: 'rps' | 'cps', side: 'vip' | 'pinned' = 'vip'): number[] =>
+    res[m][side].map((v, i) => v / res[m].direct[i]!);
   const rps = median(pairs('rps'));
   const cps = median(pairs('cps'));
   process.stdout.write(
@@ -156,6 +180,15 @@ try {
       peer_runs: { rps: res.rps.direct.map((x) => round(x, 0)), cps: res.cps.direct.map((x) => round(x, 0)) },
       ratio: { rps: round(rps, 3), cps: round(cps, 3) },
       pair_ratios: { rps: pairs('rps').map((x) => round(x, 2)), cps: pairs('cps').map((x) => round(x, 2)) },
+      one_vip_per_backend: {
+        note: 'same load spread as direct (each wrk on its own single-backend VIP): the DNAT alone',
+        rps: round(median(res.rps.pinned), 0),
+        cps: round(median(res.cps.pinned), 0),
+        ratio: {
+          rps: round(median(pairs('rps', 'pinned')), 3),
+          cps: round(median(pairs('cps', 'pinned')), 3),
+        },
+      },
       errors,
       goal: { ratio: 0.95 },
       met: rps >= 0.95 && cps >= 0.95 && errors === 0,
