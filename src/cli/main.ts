@@ -9,6 +9,7 @@ import { addEmulatorCommand } from './emulator.js';
 import { addStatusCommand } from './status.js';
 import { addConfigCommand } from './config.js';
 import { addDemoCommand } from './demo.js';
+import { addLbCommand } from './lb.js';
 import { UsageError } from './usage-error.js';
 
 export function buildProgram(): Command {
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   addStatusCommand(program);
   addConfigCommand(program);
   addEmulatorCommand(program);
+  addLbCommand(program);
   return program;
 }
 

@@ -1,0 +1,63 @@
+// Python `str.format` as Marathon-LB's templates use it: `{name}` placeholders, `{{`/`}}` for
+// literal braces. An unknown placeholder or a stray brace is an error (Python's KeyError /
+// ValueError), which the renderer turns into "this app is dropped", never a crash of the config.
+
+export class TemplateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TemplateError';
+  }
+}
+
+export type FormatValue = string | number | boolean | null | undefined | object;
+
+/** Python's `str()` of a value: `None`, `True`/`False`, integers without a fraction. */
+export function pyStr(v: FormatValue): string {
+  if (v === null || v === undefined) return 'None';
+  if (v === true) return 'True';
+  if (v === false) return 'False';
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(v);
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v);
+}
+
+export function pyFormat(template: string, values: Readonly<Record<string, FormatValue>>): string {
+  let out = '';
+  let i = 0;
+  const n = template.length;
+  while (i < n) {
+    const c = template[i]!;
+    if (c === '{') {
+      if (template[i + 1] === '{') {
+        out += '{';
+        i += 2;
+        continue;
+      }
+      const end = template.indexOf('}', i + 1);
+      if (end < 0) throw new TemplateError(`single '{' encountered in template at offset ${i}`);
+      const field = template.slice(i + 1, end);
+      const name = field.split(/[!:]/, 1)[0]!;
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+        throw new TemplateError(`unsupported placeholder {${field}} in template`);
+      if (!Object.prototype.hasOwnProperty.call(values, name))
+        throw new TemplateError(`unknown placeholder {${name}} in template`);
+      out += pyStr(values[name]);
+      i = end + 1;
+      continue;
+    }
+    if (c === '}') {
+      if (template[i + 1] === '}') {
+        out += '}';
+        i += 2;
+        continue;
+      }
+      throw new TemplateError(`single '}' encountered in template at offset ${i}`);
+    }
+    // Copy a run of plain text at once.
+    let j = i + 1;
+    while (j < n && template[j] !== '{' && template[j] !== '}') j++;
+    out += template.slice(i, j);
+    i = j;
+  }
+  return out;
+}
