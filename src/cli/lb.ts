@@ -24,6 +24,7 @@ interface LbCliOptions {
   statsBind: string;
   apiListen: string;
   vanishEmpty?: boolean;
+  keepHostPort?: boolean;
   runtimeApi: boolean;
   resyncInterval: string;
   templates: string;
@@ -115,6 +116,7 @@ export function addLbCommand(program: Command): void {
           healthCheck: opts.healthCheck ?? false,
           ipPerTaskPortRange: [min, max],
           vanishEmpty: opts.vanishEmpty ?? false,
+          keepHostPort: opts.keepHostPort ?? false,
           runtimeApi: opts.runtimeApi,
           skipValidation: opts.skipValidation ?? false,
           statsBind: opts.statsBind,

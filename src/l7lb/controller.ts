@@ -61,6 +61,8 @@ export class LbController {
   private worker: Promise<void> | undefined;
   private applied: { text: string; model: ConfigModel; domainMap: string; appMap: string } | undefined;
   private readonly healthCache = new Map<string, boolean>();
+  /** Apps `haproxy -c` blamed, with the definition they were blamed for. */
+  private readonly blamed = new Map<string, { fingerprint: string; error: string }>();
   private readonly dnsCache = new Map<string, string>();
   /** Servers put in maintenance that HAProxy would not delete yet (live connections). */
   private removals: { backend: string; server: string }[] = [];
@@ -181,12 +183,18 @@ export class LbController {
     const body = await this.client.apps();
     const parsed = parseApps(body);
     const hosts = await this.resolveHosts(parsed.apps);
-    const exclude = new Set<string>();
+    // Apps HAProxy rejected stay out until their definition changes (no retry-and-reload loop).
+    const fingerprints = new Map(parsed.apps.map((a) => [a.id, fingerprint(a)]));
+    for (const [id, b] of this.blamed) if (fingerprints.get(id) !== b.fingerprint) this.blamed.delete(id);
+    const exclude = new Set(this.blamed.keys());
     let r = this.render(parsed.apps, hosts, exclude);
-    let excluded = [
-      ...parsed.errors.map((e) => ({ appId: e.split(':')[0]!.replace(/^app /, ''), error: e })),
-      ...r.errors,
-    ];
+    const parseErrors = parsed.errors.map((e) => ({
+      appId: e.split(':')[0]!.replace(/^app /, ''),
+      error: e,
+    }));
+    const blamedList = (): { appId: string; error: string }[] =>
+      [...this.blamed].map(([appId, b]) => ({ appId, error: b.error }));
+    let excluded = [...parseErrors, ...r.errors, ...blamedList()];
     if (
       this.applied &&
       this.o.haproxy.running &&
@@ -235,14 +243,14 @@ export class LbController {
         }
         for (const c of culprits) {
           exclude.add(c);
-          excluded.push({ appId: c, error: `haproxy -c: ${linesFor(v.output, r.lineOwners, c)}` });
+          this.blamed.set(c, {
+            fingerprint: fingerprints.get(c) ?? '',
+            error: `haproxy -c: ${linesFor(v.output, r.lineOwners, c)}`,
+          });
         }
         this.o.log.warn({ apps: culprits }, 'invalid configuration caused by these apps; left out');
         r = this.render(parsed.apps, hosts, exclude);
-        excluded = [
-          ...excluded.filter((e) => exclude.has(e.appId) || !e.error.startsWith('haproxy -c')),
-          ...r.errors,
-        ];
+        excluded = [...parseErrors, ...r.errors, ...blamedList()];
       }
     }
     const model = parseConfig(r.text);
@@ -385,19 +393,25 @@ export class LbController {
   }
 }
 
+/** An app's definition without its tasks: a change means it may render differently. */
+const fingerprint = (a: MarathonApp): string => JSON.stringify({ ...a, tasks: undefined });
+
 /** App ids owning the lines that `haproxy -c` complains about (`[file:LINE]`). */
 export function blame(output: string, owners: readonly (string | undefined)[]): string[] {
   const apps = new Set<string>();
-  for (const m of output.matchAll(/:(\d+)\]/g)) {
-    const owner = owners[Number(m[1]) - 1];
-    if (owner) apps.add(owner);
-  }
+  // Warnings name lines too; only alerts make the config invalid.
+  for (const line of output.split('\n').filter((l) => l.includes('[ALERT]')))
+    for (const m of line.matchAll(/:(\d+)\]/g)) {
+      const owner = owners[Number(m[1]) - 1];
+      if (owner) apps.add(owner);
+    }
   return [...apps];
 }
 
 function linesFor(output: string, owners: readonly (string | undefined)[], app: string): string {
   return output
     .split('\n')
+    .filter((l) => l.includes('[ALERT]'))
     .filter((l) => [...l.matchAll(/:(\d+)\]/g)].some((m) => owners[Number(m[1]) - 1] === app))
     .map((l) => l.replace(/^\[ALERT\]\s*\(\d+\)\s*:\s*/, '').trim())
     .join(' | ')

@@ -39,7 +39,7 @@ export class Haproxy {
   /** `haproxy -c -f file`: rc 0 = valid; the output names the line of each error. */
   async validate(file: string): Promise<Validation> {
     try {
-      const r = await run(this.o.bin, ['-c', '-q', '-f', file], { timeoutMs: 60_000 });
+      const r = await run(this.o.bin, ['-c', '-f', file], { timeoutMs: 60_000 });
       return { ok: true, output: r.stdout + r.stderr };
     } catch (err) {
       if (err instanceof KernelError) return { ok: false, output: err.stderr + err.stdout };

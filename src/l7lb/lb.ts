@@ -25,6 +25,8 @@ export interface LbOptions {
   readonly ipPerTaskPortRange?: readonly [number, number];
   /** Marathon-LB behaviour: services without tasks disappear (default: they answer 503). */
   readonly vanishEmpty?: boolean;
+  /** Marathon-LB behaviour: `Host: name:80` does not match the vhost `name` (default: it does). */
+  readonly keepHostPort?: boolean;
   readonly runtimeApi?: boolean;
   readonly skipValidation?: boolean;
   readonly statsBind?: string;
@@ -115,6 +117,7 @@ export async function startLb(o: LbOptions): Promise<RunningLb> {
       haproxyDir: dir,
       head,
       keepEmpty: !o.vanishEmpty,
+      stripHostPort: !o.keepHostPort,
     },
     services: {
       strictMode: o.strictMode ?? false,

@@ -25,6 +25,9 @@ export interface RenderOptions {
   readonly keepEmpty?: boolean;
   /** App ids left out (e.g. after `haproxy -c` blamed them). */
   readonly exclude?: ReadonlySet<string>;
+  /** Drop the default port from Host (`a.test:80` → `a.test`) before the vhost ACLs; Marathon-LB
+   *  does not, so `Host: a.test:80` misses the vhost (§1.13 quirk 2). */
+  readonly stripHostPort?: boolean;
 }
 
 export interface RenderResult {
@@ -406,6 +409,11 @@ export function renderConfig(all: readonly Service[], t: Templater, o: RenderOpt
     .join(' ');
   if (o.bindHttpHttps !== false) {
     add(t.get('HTTP_FRONTEND_HEAD'), undefined);
+    if (o.stripHostPort)
+      add(
+        '  http-request set-header Host %[req.hdr(host),regsub(:80$,)] if { req.hdr(host) -m end :80 }\n',
+        undefined,
+      );
     for (const f of outputs.flatMap(([, x]) => x.http).sort(byWeight)) add(f.text, f.appId);
   }
   add(t.get('HTTP_FRONTEND_APPID_HEAD'), undefined);
@@ -414,6 +422,11 @@ export function renderConfig(all: readonly Service[], t: Templater, o: RenderOpt
     if (o.groupHttpsByVhost) addGroupedHttps(outputs, t, sslCerts, add);
     else {
       add(pyFormat(t.get('HTTPS_FRONTEND_HEAD'), { sslCerts }), undefined);
+      if (o.stripHostPort)
+        add(
+          '  http-request set-header Host %[req.hdr(host),regsub(:443$,)] if { req.hdr(host) -m end :443 }\n',
+          undefined,
+        );
       for (const f of outputs.flatMap(([, x]) => x.https).sort(byWeight)) add(f.text, f.appId);
     }
   }
