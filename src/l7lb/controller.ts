@@ -236,7 +236,7 @@ export class LbController {
         const v = await this.validateText(r.text, r.domainMap, r.appMap);
         if (v.ok) break;
         this.metrics.invalidConfigs.inc();
-        const culprits = blame(v.output, r.lineOwners).filter((a) => !exclude.has(a));
+        const culprits = blame(v.output, r.ownerOfLine).filter((a) => !exclude.has(a));
         if (culprits.length === 0 || round >= 5) {
           await writeFile(join(dirname(this.o.configPath), 'haproxy_tmp_conf_fail'), r.text);
           throw new Error(`haproxy -c rejected the config; keeping the running one: ${firstLines(v.output)}`);
@@ -245,7 +245,7 @@ export class LbController {
           exclude.add(c);
           this.blamed.set(c, {
             fingerprint: fingerprints.get(c) ?? '',
-            error: `haproxy -c: ${linesFor(v.output, r.lineOwners, c)}`,
+            error: `haproxy -c: ${linesFor(v.output, r.ownerOfLine, c)}`,
           });
         }
         this.o.log.warn({ apps: culprits }, 'invalid configuration caused by these apps; left out');
@@ -397,22 +397,22 @@ export class LbController {
 const fingerprint = (a: MarathonApp): string => JSON.stringify({ ...a, tasks: undefined });
 
 /** App ids owning the lines that `haproxy -c` complains about (`[file:LINE]`). */
-export function blame(output: string, owners: readonly (string | undefined)[]): string[] {
+export function blame(output: string, ownerOfLine: (n: number) => string | undefined): string[] {
   const apps = new Set<string>();
   // Warnings name lines too; only alerts make the config invalid.
   for (const line of output.split('\n').filter((l) => l.includes('[ALERT]')))
     for (const m of line.matchAll(/:(\d+)\]/g)) {
-      const owner = owners[Number(m[1]) - 1];
+      const owner = ownerOfLine(Number(m[1]) - 1);
       if (owner) apps.add(owner);
     }
   return [...apps];
 }
 
-function linesFor(output: string, owners: readonly (string | undefined)[], app: string): string {
+function linesFor(output: string, ownerOfLine: (n: number) => string | undefined, app: string): string {
   return output
     .split('\n')
     .filter((l) => l.includes('[ALERT]'))
-    .filter((l) => [...l.matchAll(/:(\d+)\]/g)].some((m) => owners[Number(m[1]) - 1] === app))
+    .filter((l) => [...l.matchAll(/:(\d+)\]/g)].some((m) => ownerOfLine(Number(m[1]) - 1) === app))
     .map((l) => l.replace(/^\[ALERT\]\s*\(\d+\)\s*:\s*/, '').trim())
     .join(' | ')
     .slice(0, 500);

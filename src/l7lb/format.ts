@@ -21,15 +21,22 @@ export function pyStr(v: FormatValue): string {
   return JSON.stringify(v);
 }
 
-export function pyFormat(template: string, values: Readonly<Record<string, FormatValue>>): string {
-  let out = '';
+type Part = string | { name: string };
+const compiled = new Map<string, Part[]>();
+
+/** Splits a template into literal text and placeholders once; later calls reuse it. */
+function compile(template: string): Part[] {
+  const hit = compiled.get(template);
+  if (hit) return hit;
+  const parts: Part[] = [];
+  let text = '';
   let i = 0;
   const n = template.length;
   while (i < n) {
     const c = template[i]!;
     if (c === '{') {
       if (template[i + 1] === '{') {
-        out += '{';
+        text += '{';
         i += 2;
         continue;
       }
@@ -39,25 +46,40 @@ export function pyFormat(template: string, values: Readonly<Record<string, Forma
       const name = field.split(/[!:]/, 1)[0]!;
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
         throw new TemplateError(`unsupported placeholder {${field}} in template`);
-      if (!Object.prototype.hasOwnProperty.call(values, name))
-        throw new TemplateError(`unknown placeholder {${name}} in template`);
-      out += pyStr(values[name]);
+      if (text) parts.push(text);
+      text = '';
+      parts.push({ name });
       i = end + 1;
       continue;
     }
     if (c === '}') {
       if (template[i + 1] === '}') {
-        out += '}';
+        text += '}';
         i += 2;
         continue;
       }
       throw new TemplateError(`single '}' encountered in template at offset ${i}`);
     }
-    // Copy a run of plain text at once.
     let j = i + 1;
     while (j < n && template[j] !== '{' && template[j] !== '}') j++;
-    out += template.slice(i, j);
+    text += template.slice(i, j);
     i = j;
+  }
+  if (text) parts.push(text);
+  if (compiled.size > 10_000) compiled.clear();
+  compiled.set(template, parts);
+  return parts;
+}
+
+export function pyFormat(template: string, values: Readonly<Record<string, FormatValue>>): string {
+  let out = '';
+  for (const p of compile(template)) {
+    if (typeof p === 'string') out += p;
+    else {
+      if (!Object.prototype.hasOwnProperty.call(values, p.name))
+        throw new TemplateError(`unknown placeholder {${p.name}} in template`);
+      out += pyStr(values[p.name]);
+    }
   }
   return out;
 }

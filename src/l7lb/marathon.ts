@@ -3,13 +3,18 @@
 // each app is validated on its own, so one malformed app is reported and skipped, never fatal.
 import { z } from 'zod';
 
-/** Removes every object key whose value is null, recursively (array elements are kept). */
+/** Removes every object key whose value is null, recursively (array elements are kept). In
+ *  place: the body is freshly parsed JSON nobody else holds. */
 export function stripNulls(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(stripNulls);
-  if (v !== null && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) if (x !== null) out[k] = stripNulls(x);
-    return out;
+  if (Array.isArray(v)) {
+    for (const x of v) stripNulls(x);
+  } else if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    for (const k in o) {
+      const x = o[k];
+      if (x === null) delete o[k];
+      else if (typeof x === 'object') stripNulls(x);
+    }
   }
   return v;
 }
@@ -95,6 +100,91 @@ export interface AppsParseResult {
   readonly errors: string[];
 }
 
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const optStr = (v: unknown): boolean => v === undefined || typeof v === 'string';
+const optPort = (v: unknown): boolean =>
+  v === undefined || (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535);
+const optArr = (v: unknown, item: (x: unknown) => boolean): boolean =>
+  v === undefined || (Array.isArray(v) && v.every(item));
+
+/** The shapes `appSchema` accepts, checked without copying (thousands of tasks per resync); a
+ *  false here sends the app through zod, which names the field. */
+function looksValid(a: unknown): a is MarathonApp {
+  if (!isObj(a) || typeof a.id !== 'string' || a.id === '') return false;
+  if (
+    a.labels !== undefined &&
+    (!isObj(a.labels) || !Object.values(a.labels).every((v) => typeof v === 'string'))
+  )
+    return false;
+  if (a.instances !== undefined && !Number.isInteger(a.instances)) return false;
+  if (!optArr(a.ports, optPort)) return false;
+  if (!optArr(a.portDefinitions, (d) => isObj(d) && optPort(d.port))) return false;
+  if (!optArr(a.networks, (n) => isObj(n) && optStr(n.mode))) return false;
+  if (a.versionInfo !== undefined && (!isObj(a.versionInfo) || !optStr(a.versionInfo.lastScalingAt)))
+    return false;
+  if (a.ipAddress !== undefined) {
+    const d = isObj(a.ipAddress) ? a.ipAddress.discovery : null;
+    if (
+      d !== undefined &&
+      (!isObj(d) || !optArr(d.ports, (p) => isObj(p) && optPort(p.number) && p.number !== undefined))
+    )
+      return false;
+  }
+  const stringMap = (v: unknown): boolean =>
+    v === undefined || (isObj(v) && Object.values(v).every((x) => typeof x === 'string'));
+  const mapping = (m: unknown): boolean =>
+    isObj(m) &&
+    optPort(m.containerPort) &&
+    optPort(m.hostPort) &&
+    optPort(m.servicePort) &&
+    optStr(m.name) &&
+    stringMap(m.labels);
+  if (a.container !== undefined) {
+    if (!isObj(a.container)) return false;
+    if (!optArr(a.container.portMappings, mapping)) return false;
+    const docker = a.container.docker;
+    if (
+      docker !== undefined &&
+      (!isObj(docker) || !optStr(docker.network) || !optArr(docker.portMappings, mapping))
+    )
+      return false;
+  }
+  const num = (v: unknown): boolean => v === undefined || typeof v === 'number';
+  if (
+    !optArr(
+      a.healthChecks,
+      (h) =>
+        isObj(h) &&
+        optStr(h.protocol) &&
+        optStr(h.path) &&
+        num(h.gracePeriodSeconds) &&
+        num(h.intervalSeconds) &&
+        num(h.timeoutSeconds) &&
+        (h.portIndex === undefined || Number.isInteger(h.portIndex)) &&
+        (h.port === undefined || Number.isInteger(h.port)) &&
+        (h.maxConsecutiveFailures === undefined || Number.isInteger(h.maxConsecutiveFailures)),
+    )
+  )
+    return false;
+  return optArr(
+    a.tasks,
+    (t) =>
+      isObj(t) &&
+      typeof t.id === 'string' &&
+      optStr(t.appId) &&
+      optStr(t.host) &&
+      optStr(t.state) &&
+      optArr(t.ports, optPort) &&
+      optArr(t.ipAddresses, (x) => isObj(x) && typeof x.ipAddress === 'string') &&
+      optArr(
+        t.healthCheckResults,
+        (x) => isObj(x) && (x.alive === undefined || typeof x.alive === 'boolean'),
+      ) &&
+      (t.draining === undefined || typeof t.draining === 'boolean'),
+  );
+}
+
 /** Parses `{"apps": […]}`; a bad envelope throws, a bad app is skipped with an error. */
 export function parseApps(body: unknown): AppsParseResult {
   const clean = stripNulls(body);
@@ -104,6 +194,10 @@ export function parseApps(body: unknown): AppsParseResult {
   const apps: MarathonApp[] = [];
   const errors: string[] = [];
   env.data.apps.forEach((raw, i) => {
+    if (looksValid(raw)) {
+      apps.push(raw);
+      return;
+    }
     const r = appSchema.safeParse(raw);
     if (r.success) apps.push(r.data);
     else {

@@ -32,8 +32,8 @@ export interface RenderOptions {
 
 export interface RenderResult {
   readonly text: string;
-  /** App id owning each line of `text` (0-based), undefined for shared lines. */
-  readonly lineOwners: (string | undefined)[];
+  /** App id owning line `n` (0-based) of `text`, undefined for shared lines. */
+  readonly ownerOfLine: (n: number) => string | undefined;
   readonly domainMap: string;
   readonly appMap: string;
   /** Apps dropped while rendering, with why. */
@@ -87,7 +87,6 @@ class Renderer {
   private httpMapTaken = false;
   private httpsMapTaken = false;
   private appMapTaken = false;
-  private readonly appIdSeen = new Set<string>();
 
   constructor(
     private readonly t: Templater,
@@ -96,11 +95,11 @@ class Renderer {
   ) {}
 
   fmt(name: TemplateName, s: Service | undefined, values: Record<string, FormatValue>): string {
-    const text = this.t.get(name, s?.labels, s?.index);
+    const override = s ? this.t.overridesOf(s.labels, s.index)?.get(name) : undefined;
     // A per-port label override is always formatted; a literal default is appended as is.
-    const overridden = s !== undefined && s.labels[`HAPROXY_${s.index}_${name}`] !== undefined;
-    if (this.t.isLiteral(name) && !overridden) return text;
-    return pyFormat(text, values);
+    if (override !== undefined) return pyFormat(override, values);
+    const text = this.t.get(name);
+    return this.t.isLiteral(name) ? text : pyFormat(text, values);
   }
 
   renderApp(services: readonly Service[]): AppOutput {
@@ -120,12 +119,12 @@ class Renderer {
     };
     // Map-line ownership is committed only if the whole app renders.
     const taken = { http: this.httpMapTaken, https: this.httpsMapTaken, app: this.appMapTaken };
-    const seen = new Set(this.appIdSeen);
+    // All services of an app id render together: "first service of each app id" is local.
+    const seen = new Set<string>();
     for (const s of services) this.renderService(s, out, taken, seen);
     this.httpMapTaken = taken.http;
     this.httpsMapTaken = taken.https;
     this.appMapTaken = taken.app;
-    for (const id of seen) this.appIdSeen.add(id);
     return out;
   }
 
@@ -387,19 +386,26 @@ export function renderConfig(all: readonly Service[], t: Templater, o: RenderOpt
     }
     i = j;
   }
-  const lines: string[] = [];
-  const owners: (string | undefined)[] = [];
+  const chunks: string[] = [];
+  const ranges: { start: number; end: number; owner: string }[] = [];
+  let line = 0;
   const add = (text: string, owner: string | undefined): void => {
-    const parts = text.split('\n');
-    // `text` ends with '\n' (templates do): join with the open last line.
-    if (lines.length === 0) lines.push('');
-    lines[lines.length - 1] += parts[0]!;
-    if (parts[0] && owners[lines.length - 1] === undefined) owners[lines.length - 1] = owner;
-    for (const p of parts.slice(1)) {
-      lines.push(p);
-      owners.push(owner);
+    chunks.push(text);
+    const start = line;
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) line++;
+    if (owner !== undefined) ranges.push({ start, end: text.endsWith('\n') ? line - 1 : line, owner });
+  };
+  const ownerOfLine = (n: number): string | undefined => {
+    let lo = 0;
+    let hi = ranges.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = ranges[mid]!;
+      if (n < r.start) hi = mid - 1;
+      else if (n > r.end) lo = mid + 1;
+      else return r.owner;
     }
-    owners[lines.length - 1] = undefined;
+    return undefined;
   };
   const head = o.head.endsWith('\n') ? o.head : `${o.head}\n`;
   add(head, undefined);
@@ -446,8 +452,8 @@ export function renderConfig(all: readonly Service[], t: Templater, o: RenderOpt
   const rendered = new Set(outputs.map(([id]) => id));
   for (const s of selected) if (rendered.has(s.appId)) backends.set(backendName(s), s);
   return {
-    text: lines.join('\n'),
-    lineOwners: owners,
+    text: chunks.join(''),
+    ownerOfLine,
     domainMap: mapText(outputs.flatMap(([, x]) => x.domainMap)),
     appMap: mapText(outputs.flatMap(([, x]) => x.appMap)),
     errors,

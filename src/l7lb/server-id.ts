@@ -3,29 +3,37 @@
 // retries with "<name> <sha256 hex>". Stable ids let saved server state survive reloads.
 import { createHash } from 'node:crypto';
 
-const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
-
-/** A hex string (any length) mod m, without BigInt allocation per digit. */
-function hexMod(hex: string, m: number): number {
+/** sha256(name) as a big-endian integer, mod m (byte by byte: no BigInt, no hex string). */
+function sha256Mod(name: string, m: number): { id: number; digest: Buffer } {
+  const digest = createHash('sha256').update(name, 'utf8').digest();
   let r = 0;
-  for (let i = 0; i < hex.length; i += 6) {
-    const chunk = hex.slice(i, i + 6);
-    r = (r * 16 ** chunk.length + parseInt(chunk, 16)) % m;
+  for (const byte of digest) r = (r * 256 + byte) % m;
+  return { id: r, digest };
+}
+
+/** First-try ids by name: every resync renders the same servers again (bounded; cleared when full). */
+const firstTry = new Map<string, { id: number; digest: Buffer }>();
+
+function cachedSha256Mod(name: string): { id: number; digest: Buffer } {
+  let hit = firstTry.get(name);
+  if (!hit) {
+    if (firstTry.size >= 100_000) firstTry.clear();
+    hit = sha256Mod(name, 32767);
+    firstTry.set(name, hit);
   }
-  return r;
+  return hit;
 }
 
 export function serverId(name: string | undefined | null, taken: Set<number>): number {
   if (name === undefined || name === null || name === '') throw new Error('server name must not be empty');
   let n = name;
-  for (;;) {
-    const hex = sha256(n);
-    const id = hexMod(hex, 32767);
+  for (let attempt = 0; ; attempt++) {
+    const { id, digest } = attempt === 0 ? cachedSha256Mod(n) : sha256Mod(n, 32767);
     if (id !== 0 && !taken.has(id)) {
       taken.add(id);
       return id;
     }
-    n = `${n} ${hex}`;
+    n = `${n} ${digest.toString('hex')}`;
   }
 }
 

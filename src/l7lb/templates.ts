@@ -228,6 +228,14 @@ const LABEL_NAME: Partial<Record<TemplateName, TemplateName>> = {
   MAP_HTTP_FRONTEND_APPID_ACL: 'HTTP_FRONTEND_APPID_ACL',
 };
 
+/** Label suffix → the per-port templates it overrides. */
+const PER_PORT_BY_LABEL = new Map<string, TemplateName[]>();
+for (const name of Object.keys(TEMPLATES) as TemplateName[]) {
+  if (!(TEMPLATES[name] as TemplateDef).perPort) continue;
+  const label = LABEL_NAME[name] ?? name;
+  PER_PORT_BY_LABEL.set(label, [...(PER_PORT_BY_LABEL.get(label) ?? []), name]);
+}
+
 /** Resolved templates: env `HAPROXY_<NAME>` (literal `\n` → newline) → `templates/HAPROXY_<NAME>`
  *  file → default; read once. `HEAD` is kept apart (it is built from the controller's paths). */
 export class Templater {
@@ -259,13 +267,36 @@ export class Templater {
 
   /** The template text for service port `n` of an app with `labels` (per-port label wins). */
   get(name: TemplateName, labels?: Readonly<Record<string, string>>, n?: number): string {
-    const def: TemplateDef = TEMPLATES[name];
-    if (def.perPort && labels && n !== undefined) {
-      const v = labels[`HAPROXY_${n}_${LABEL_NAME[name] ?? name}`];
-      if (v !== undefined) return v.replace(/\r\n/g, '\n');
+    if (labels && n !== undefined) {
+      const v = this.overridesOf(labels, n)?.get(name);
+      if (v !== undefined) return v;
     }
     return this.resolved.get(name)!;
   }
+
+  /** Per-port overrides among an app's labels (most apps have none: no map is made). */
+  overridesOf(labels: Readonly<Record<string, string>>, n: number): Map<TemplateName, string> | undefined {
+    let byPort = this.overrideCache.get(labels);
+    if (!byPort) {
+      byPort = new Map();
+      this.overrideCache.set(labels, byPort);
+    }
+    if (byPort.has(n)) return byPort.get(n);
+    let found: Map<TemplateName, string> | undefined;
+    const prefix = `HAPROXY_${n}_`;
+    for (const key in labels) {
+      if (!key.startsWith(prefix)) continue;
+      const rest = key.slice(prefix.length);
+      for (const name of PER_PORT_BY_LABEL.get(rest) ?? []) {
+        found ??= new Map();
+        found.set(name, labels[key]!.replace(/\r\n/g, '\n'));
+      }
+    }
+    byPort.set(n, found);
+    return found;
+  }
+
+  private readonly overrideCache = new WeakMap<object, Map<number, Map<TemplateName, string> | undefined>>();
 
   isLiteral(name: TemplateName): boolean {
     return (TEMPLATES[name] as TemplateDef).literal === true;

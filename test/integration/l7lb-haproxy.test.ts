@@ -145,7 +145,7 @@ test('haproxy -c accepts every rendered config (every label, map mode, grouped H
   await writeFile(file, r.text);
   const v = await haproxy.validate(file);
   assert.equal(v.ok, false);
-  assert.deepEqual(blame(v.output, r.lineOwners), ['/bad']);
+  assert.deepEqual(blame(v.output, r.ownerOfLine), ['/bad']);
 });
 
 // ---- the controller in a namespace ----

@@ -146,3 +146,44 @@ test('service port assigner', () => {
     [],
   );
 });
+
+test('app validation: the fast path and zod agree on what is valid', async () => {
+  const { parseApps } = await import('../../src/l7lb/index.js');
+  const good = {
+    id: '/a',
+    versionInfo: { lastScalingAt: '2020-01-01' },
+    ipAddress: { discovery: { ports: [{ number: 80 }] } },
+    container: {
+      docker: { network: 'USER', portMappings: [{ containerPort: 80, labels: { VIP_0: '/a:80' } }] },
+    },
+    tasks: [
+      {
+        id: 't',
+        host: 'h',
+        ports: [1],
+        ipAddresses: [{ ipAddress: '192.0.2.1' }],
+        healthCheckResults: [{ alive: true }],
+      },
+    ],
+  };
+  assert.deepEqual(parseApps({ apps: [good] }).errors, []);
+  const bad: [unknown, RegExp][] = [
+    [{ ...good, labels: { X: 1 } }, /field "labels\.X"/],
+    [
+      { ...good, container: { docker: { portMappings: [{ containerPort: 'x' }] } } },
+      /container\.docker\.portMappings\.0\.containerPort/,
+    ],
+    [
+      { ...good, tasks: [{ id: 't', healthCheckResults: [{ alive: 'yes' }] }] },
+      /tasks\.0\.healthCheckResults\.0\.alive/,
+    ],
+    [{ ...good, healthChecks: [{ portIndex: 0.5 }] }, /healthChecks\.0\.portIndex/],
+    [{ ...good, ports: [70000] }, /field "ports\.0"/],
+  ];
+  for (const [app, re] of bad) {
+    const r = parseApps({ apps: [app] });
+    assert.equal(r.apps.length, 0, JSON.stringify(app));
+    assert.match(r.errors[0]!, re);
+  }
+  assert.throws(() => parseApps({ nope: [] }), /"apps"/);
+});
