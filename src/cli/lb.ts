@@ -1,6 +1,7 @@
 // `dcnet lb`: the Marathon-LB-compatible layer-7 controller (HAProxy from Marathon apps).
 import type { Command } from 'commander';
-import { HeadError, startLb } from '../l7lb/index.js';
+import { readFile } from 'node:fs/promises';
+import { HeadError, renderOnce, startLb, type LbOptions } from '../l7lb/index.js';
 import { createLogger } from './logger.js';
 import { parseListen } from './listen.js';
 import { UsageError } from './usage-error.js';
@@ -29,6 +30,9 @@ interface LbCliOptions {
   resyncInterval: string;
   templates: string;
   logLevel: string;
+  dry?: boolean;
+  sse?: boolean;
+  adminTokenFile?: string;
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, ...v.split(',').filter(Boolean)];
@@ -84,6 +88,12 @@ export function addLbCommand(program: Command): void {
     )
     .option('--resync-interval <s>', 'full resync at least this often', '300')
     .option('--templates <dir>', 'directory of HAPROXY_<NAME> template files', 'templates')
+    .option('-d, --dry', 'print the config for the current Marathon state and exit')
+    .option('-s, --sse', 'accepted for Marathon-LB compatibility: the event stream is always used')
+    .option(
+      '--admin-token-file <file>',
+      'require "Authorization: Bearer <token>" on /_mlb_signal/* (or env DCNET_LB_ADMIN_TOKEN)',
+    )
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .action(async (opts: LbCliOptions) => {
       if (opts.marathon.length === 0)
@@ -99,9 +109,18 @@ export function addLbCommand(program: Command): void {
         throw new UsageError('--max-serv-port-ip-per-task: must not be below --min-serv-port-ip-per-task');
       const api = parseListen(opts.apiListen);
       const logger = createLogger(opts.logLevel, 'dcnet-lb');
+      let adminToken = process.env.DCNET_LB_ADMIN_TOKEN;
+      if (opts.adminTokenFile !== undefined) {
+        adminToken = (
+          await readFile(opts.adminTokenFile, 'utf8').catch((e: Error) => {
+            throw new UsageError(`--admin-token-file: ${e.message}`);
+          })
+        ).trim();
+        if (!adminToken) throw new UsageError(`--admin-token-file: ${opts.adminTokenFile} is empty`);
+      }
       let lb;
       try {
-        lb = await startLb({
+        const lbOptions: LbOptions = {
           marathon: opts.marathon,
           groups: opts.group,
           configPath: opts.haproxyConfig,
@@ -114,7 +133,7 @@ export function addLbCommand(program: Command): void {
           groupHttpsByVhost: opts.groupHttpsByVhost ?? false,
           strictMode: opts.strictMode ?? false,
           healthCheck: opts.healthCheck ?? false,
-          ipPerTaskPortRange: [min, max],
+          ipPerTaskPortRange: [min, max] as const,
           vanishEmpty: opts.vanishEmpty ?? false,
           keepHostPort: opts.keepHostPort ?? false,
           runtimeApi: opts.runtimeApi,
@@ -124,7 +143,16 @@ export function addLbCommand(program: Command): void {
           resyncIntervalMs: int('resync-interval', opts.resyncInterval, 1, 86400) * 1000,
           archiveVersions: int('archive-versions', opts.archiveVersions, 0, 100),
           maxBackoffS: int('max-backoff', opts.maxBackoff, 1, 86400),
-        });
+          ...(adminToken && { adminToken }),
+        };
+        if (opts.dry) {
+          const r = await renderOnce(lbOptions);
+          for (const e of r.errors)
+            logger.warn({ app: e.appId, error: e.error }, 'app left out of the config');
+          process.stdout.write(r.text);
+          return;
+        }
+        lb = await startLb(lbOptions);
       } catch (err) {
         if (err instanceof HeadError) throw new UsageError(err.message);
         throw err;

@@ -63,7 +63,8 @@ export class LbController {
   private readonly healthCache = new Map<string, boolean>();
   /** Apps `haproxy -c` blamed, with the definition they were blamed for. */
   private readonly blamed = new Map<string, { fingerprint: string; error: string }>();
-  private readonly dnsCache = new Map<string, string>();
+  /** Task host names → IPv4, re-resolved after a minute (Marathon-LB cached forever, §1.13 quirk 12). */
+  private readonly dnsCache = new Map<string, { ip: string; at: number }>();
   /** Servers put in maintenance that HAProxy would not delete yet (live connections). */
   private removals: { backend: string; server: string }[] = [];
   private removalTimer: NodeJS.Timeout | undefined;
@@ -155,15 +156,25 @@ export class LbController {
   }
 
   private async resolveHosts(apps: readonly MarathonApp[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const now = Date.now();
     for (const h of hostsToResolve(apps)) {
-      if (this.dnsCache.has(h)) continue;
+      const hit = this.dnsCache.get(h);
+      if (hit && now - hit.at < 60_000) {
+        out.set(h, hit.ip);
+        continue;
+      }
       try {
-        this.dnsCache.set(h, (await lookup(h, { family: 4 })).address);
+        const ip = (await lookup(h, { family: 4 })).address;
+        this.dnsCache.set(h, { ip, at: now });
+        out.set(h, ip);
       } catch {
-        this.o.log.warn({ host: h }, 'task host does not resolve; its tasks are skipped');
+        // Keep the last answer through a DNS outage rather than dropping the tasks.
+        if (hit) out.set(h, hit.ip);
+        else this.o.log.warn({ host: h }, 'task host does not resolve; its tasks are skipped');
       }
     }
-    return this.dnsCache;
+    return out;
   }
 
   /** Renders from Marathon apps; `exclude` are apps HAProxy rejected. */

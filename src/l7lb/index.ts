@@ -37,4 +37,4 @@ export { runtimeCommand } from './runtime.js';
 export { MarathonClient, EventStream, RELEVANT_EVENTS } from './marathon-client.js';
 export { LbController, blame, type LbStatus } from './controller.js';
 export { createLbMetrics, type LbMetrics } from './metrics.js';
-export { startLb, effectiveHead, HeadError, type LbOptions, type RunningLb } from './lb.js';
+export { startLb, renderOnce, effectiveHead, HeadError, type LbOptions, type RunningLb } from './lb.js';

@@ -1,4 +1,5 @@
 // Wiring of `dcnet lb`: paths next to the config, the HAProxy head, the controller and its API.
+import { lookup } from 'node:dns/promises';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -7,6 +8,10 @@ import { Haproxy, selfSignedCert } from './haproxy.js';
 import { lbApi } from './server.js';
 import { Templater, defaultHead, globalOptions } from './templates.js';
 import type { FastifyInstance } from 'fastify';
+import { parseApps } from './marathon.js';
+import { MarathonClient } from './marathon-client.js';
+import { renderConfig, type RenderOptions, type RenderResult } from './render.js';
+import { buildServices, hostsToResolve, type ServiceOptions } from './services.js';
 
 export interface LbOptions {
   readonly marathon: readonly string[];
@@ -34,6 +39,8 @@ export interface LbOptions {
   readonly resyncIntervalMs?: number;
   readonly archiveVersions?: number;
   readonly maxBackoffS?: number;
+  /** When set, `/_mlb_signal/*` need `Authorization: Bearer <token>` (Marathon-LB: open to all). */
+  readonly adminToken?: string;
 }
 
 export interface RunningLb {
@@ -67,9 +74,17 @@ export async function fittingMaxconn(): Promise<number> {
   return Math.max(256, Math.min(50000, Math.floor((soft - 1000) / 2)));
 }
 
-export async function startLb(o: LbOptions): Promise<RunningLb> {
+interface Setup {
+  readonly socketPath: string;
+  readonly serverStateFile: string;
+  readonly templater: Templater;
+  readonly render: Omit<RenderOptions, 'exclude'>;
+  readonly services: Omit<ServiceOptions, 'hosts' | 'healthCache'>;
+}
+
+/** Paths next to the config, templates, head and the render/service options of a run. */
+async function setup(o: LbOptions, makeCert: boolean): Promise<Setup> {
   const dir = dirname(o.configPath);
-  await mkdir(dir, { recursive: true });
   const socketPath = join(dir, 'haproxy.sock');
   const serverStateFile = join(dir, 'server-state');
   const env = o.env ?? process.env;
@@ -86,28 +101,16 @@ export async function startLb(o: LbOptions): Promise<RunningLb> {
     },
     env,
   );
-  // An empty state file (version line only) rather than a warning on the first start.
-  if (!(await readFile(serverStateFile, 'utf8').catch(() => ''))) await writeFile(serverStateFile, '1\n');
   let sslCerts = o.sslCerts ?? [];
   if (sslCerts.length === 0 && o.bindHttpHttps !== false) {
     const cert = join(dir, 'default-cert.pem');
-    await selfSignedCert(cert);
+    if (makeCert) await selfSignedCert(cert);
     sslCerts = [cert];
   }
-  const haproxy = new Haproxy({
-    bin: o.haproxyBin ?? 'haproxy',
-    configPath: o.configPath,
+  return {
     socketPath,
     serverStateFile,
-    log: o.log.child({ part: 'haproxy' }),
-  });
-  const controller = new LbController({
-    marathon: o.marathon,
-    log: o.log,
     templater,
-    haproxy,
-    configPath: o.configPath,
-    socketPath,
     render: {
       groups: o.groups,
       bindHttpHttps: o.bindHttpHttps ?? true,
@@ -125,13 +128,56 @@ export async function startLb(o: LbOptions): Promise<RunningLb> {
       ipPerTaskPortRange: o.ipPerTaskPortRange ?? [10050, 10100],
       frameworkName: env.FRAMEWORK_NAME,
     },
+  };
+}
+
+/** `--dry`: the config for the current Marathon state, nothing written or started. */
+export async function renderOnce(o: LbOptions): Promise<RenderResult> {
+  const s = await setup(o, false);
+  const { apps, errors } = parseApps(await new MarathonClient(o.marathon).apps());
+  for (const e of errors) o.log.warn({ error: e }, 'app left out of the config');
+  const hosts = new Map<string, string>();
+  for (const h of hostsToResolve(apps)) {
+    try {
+      hosts.set(h, (await lookup(h, { family: 4 })).address);
+    } catch {
+      o.log.warn({ host: h }, 'task host does not resolve; its tasks are skipped');
+    }
+  }
+  const built = buildServices(apps, { ...s.services, hosts });
+  const r = renderConfig(built.services, s.templater, s.render);
+  return { ...r, errors: [...built.errors, ...r.errors] };
+}
+
+export async function startLb(o: LbOptions): Promise<RunningLb> {
+  const dir = dirname(o.configPath);
+  await mkdir(dir, { recursive: true });
+  const { socketPath, serverStateFile, templater, render, services } = await setup(o, true);
+  // An empty state file (version line only) rather than a warning on the first start.
+  if (!(await readFile(serverStateFile, 'utf8').catch(() => ''))) await writeFile(serverStateFile, '1\n');
+  const haproxy = new Haproxy({
+    bin: o.haproxyBin ?? 'haproxy',
+    configPath: o.configPath,
+    socketPath,
+    serverStateFile,
+    log: o.log.child({ part: 'haproxy' }),
+  });
+  const controller = new LbController({
+    marathon: o.marathon,
+    log: o.log,
+    templater,
+    haproxy,
+    configPath: o.configPath,
+    socketPath,
+    render,
+    services,
     ...(o.runtimeApi !== undefined && { runtimeApi: o.runtimeApi }),
     ...(o.skipValidation !== undefined && { skipValidation: o.skipValidation }),
     ...(o.resyncIntervalMs !== undefined && { resyncIntervalMs: o.resyncIntervalMs }),
     ...(o.archiveVersions !== undefined && { archiveVersions: o.archiveVersions }),
     ...(o.maxBackoffS !== undefined && { maxBackoffS: o.maxBackoffS }),
   });
-  const api = lbApi(controller, haproxy, o.log);
+  const api = lbApi(controller, haproxy, o.log, o.adminToken);
   await api.listen({ host: o.api.host, port: o.api.port });
   await controller.start();
   return {

@@ -47,7 +47,7 @@ export class MarathonClient {
   }
 
   apps(): Promise<unknown> {
-    return this.getJson('/v2/apps?embed=apps.tasks');
+    return this.getJson('/v2/apps?embed=apps.tasks&embed=apps.readiness');
   }
 }
 

@@ -87,6 +87,9 @@ export const appSchema = z
     healthChecks: z.array(healthCheckSchema).optional(),
     tasks: z.array(taskSchema).optional(),
     versionInfo: z.object({ lastScalingAt: z.string().optional() }).passthrough().optional(),
+    readinessCheckResults: z
+      .array(z.object({ taskId: z.string(), ready: z.boolean().optional() }).passthrough())
+      .optional(),
   })
   .passthrough();
 
@@ -121,6 +124,14 @@ function looksValid(a: unknown): a is MarathonApp {
   if (!optArr(a.ports, optPort)) return false;
   if (!optArr(a.portDefinitions, (d) => isObj(d) && optPort(d.port))) return false;
   if (!optArr(a.networks, (n) => isObj(n) && optStr(n.mode))) return false;
+  if (
+    !optArr(
+      a.readinessCheckResults,
+      (r) =>
+        isObj(r) && typeof r.taskId === 'string' && (r.ready === undefined || typeof r.ready === 'boolean'),
+    )
+  )
+    return false;
   if (a.versionInfo !== undefined && (!isObj(a.versionInfo) || !optStr(a.versionInfo.lastScalingAt)))
     return false;
   if (a.ipAddress !== undefined) {

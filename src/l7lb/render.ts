@@ -282,6 +282,8 @@ class Renderer {
       healthCheckMaxConsecutiveFailures: max,
       healthCheckFalls: max + 1,
       healthCheckPortOptions: port ? ` port ${port}` : '',
+      healthCheckSslOptions:
+        hc.protocol === 'HTTPS' || hc.protocol === 'MESOS_HTTPS' ? ' check-ssl verify none' : '',
     };
   }
 

@@ -6,7 +6,12 @@ import type { Logger } from 'pino';
 import type { LbController } from './controller.js';
 import type { Haproxy } from './haproxy.js';
 
-export function lbApi(ctl: LbController, haproxy: Haproxy, log: Logger): FastifyInstance {
+export function lbApi(
+  ctl: LbController,
+  haproxy: Haproxy,
+  log: Logger,
+  adminToken?: string,
+): FastifyInstance {
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -20,11 +25,21 @@ export function lbApi(ctl: LbController, haproxy: Haproxy, log: Logger): Fastify
   app.get('/_haproxy_getvhostmap', async (_req, reply) => text(reply, ctl.maps.domain));
   app.get('/_haproxy_getappmap', async (_req, reply) => text(reply, ctl.maps.app));
   app.get('/_haproxy_getpids', async (_req, reply) => text(reply, (await haproxy.pids()).join(' ')));
-  const hup = async (_req: unknown, reply: import('fastify').FastifyReply) => {
+  const allowed = (req: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply): boolean => {
+    if (adminToken === undefined || req.headers.authorization === `Bearer ${adminToken}`) return true;
+    void reply
+      .code(401)
+      .type('text/plain')
+      .send('401 Unauthorized: Authorization: Bearer <admin token> required\n');
+    return false;
+  };
+  const hup = async (req: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply) => {
+    if (!allowed(req, reply)) return reply;
     ctl.requestReset('/_mlb_signal/hup');
     return text(reply, 'Sent SIGHUP signal to marathon-lb\n');
   };
-  const usr1 = async (_req: unknown, reply: import('fastify').FastifyReply) => {
+  const usr1 = async (req: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply) => {
+    if (!allowed(req, reply)) return reply;
     ctl.requestReload();
     return text(reply, 'Sent SIGUSR1 signal to marathon-lb\n');
   };

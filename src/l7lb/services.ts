@@ -174,10 +174,10 @@ export class ServicePortAssigner {
   servicePorts(app: MarathonApp): (number | undefined)[] {
     const mode = networkingMode(app);
     if (mode === 'container' || mode === 'container/bridge') {
-      const sp = portMappings(app)
-        .map((m) => m.servicePort)
-        .filter((p): p is number => p !== undefined && p !== 0);
-      if (sp.length > 0) return sp;
+      // Positions are kept: a mapping without a service port leaves a hole instead of shifting
+      // the later ones onto the wrong task ports (Marathon-LB drops it, §1.13 quirk 8).
+      const sp = portMappings(app).map((m) => (m.servicePort ? m.servicePort : undefined));
+      if (sp.some((p) => p !== undefined)) return sp;
     }
     let ports: number[] = app.ports ?? [];
     if (app.portDefinitions) ports = app.portDefinitions.map((d) => d.port ?? 0);
@@ -358,8 +358,14 @@ function appServices(app: MarathonApp, assigner: ServicePortAssigner, opts: Serv
     }
     byPort.set(port, s);
   });
+  // Readiness (dcnet): a task Marathon reports not ready yet gets no traffic (Marathon-LB ignored
+  // readiness, §1.13 quirk 10). Results exist only with embed=apps.readiness, during deployments.
+  const notReady = new Set(
+    (app.readinessCheckResults ?? []).filter((r) => r.ready === false).map((r) => r.taskId),
+  );
   for (const task of app.tasks ?? []) {
     if (!task.host) continue;
+    if (notReady.has(task.id)) continue;
     if (task.state !== undefined && SKIPPED_STATES.has(task.state)) continue;
     if (!taskAlive(task, app, opts)) continue;
     const where = taskIpAndPorts(app, task, opts.hosts);

@@ -50,6 +50,7 @@ defaults
   timeout queue           30s
   timeout tarpit          60s
   option idle-close-on-response
+  retry-on conn-failure empty-response response-timeout
 ${defaultOptions.map((x) => `  option            ${x}`).join('\n')}
 listen stats
   bind ${o.statsBind}
@@ -142,8 +143,9 @@ export const TEMPLATES = {
   BACKEND_SERVER_OPTIONS: T(
     '  server {serverName} {host_ipv4}:{port} id {serverId}{cookieOptions}{healthCheckOptions}{otherOptions}\n',
   ),
+  // `{healthCheckSslOptions}` (dcnet): HTTPS checks speak TLS (Marathon-LB sent plain HTTP, §1.13 quirk 5).
   BACKEND_SERVER_HTTP_HEALTHCHECK_OPTIONS: T(
-    '  check inter {healthCheckIntervalSeconds}s fall {healthCheckFalls}{healthCheckPortOptions}\n',
+    '  check inter {healthCheckIntervalSeconds}s fall {healthCheckFalls}{healthCheckPortOptions}{healthCheckSslOptions}\n',
   ),
   BACKEND_SERVER_TCP_HEALTHCHECK_OPTIONS: T(
     '  check inter {healthCheckIntervalSeconds}s fall {healthCheckFalls}{healthCheckPortOptions}\n',

@@ -383,6 +383,27 @@ test(
   },
 );
 
+test('--dry prints the config for the current state and starts nothing', { skip: NEEDS_ROOT }, async () => {
+  await setApps([app('/web', 10001, { HAPROXY_0_VHOST: 'dry.test' }, [8001])], false);
+  const d = await tempDir('l7-dry');
+  const { stdout } = await tb.exec(host.netns, process.execPath, [
+    DCNET,
+    'lb',
+    '--dry',
+    '--marathon',
+    'http://127.0.0.1:8080',
+    '--group',
+    'external',
+    '--haproxy-config',
+    join(d, 'h.cfg'),
+  ]);
+  assert.match(stdout, /^global\n/);
+  assert.match(stdout, /acl host_dry_test_web hdr\(host\) -i dry\.test\n/);
+  assert.match(stdout, /server 127_0_0_1_8001 127\.0\.0\.1:8001 id \d+ check inter 1s fall 3\n/);
+  const { readdir } = await import('node:fs/promises');
+  assert.deepEqual(await readdir(d), []);
+});
+
 test(
   'bad usage exits 2 naming the option; an unusable HAPROXY_HEAD is refused',
   { skip: NEEDS_ROOT },

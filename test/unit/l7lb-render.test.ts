@@ -863,3 +863,46 @@ test('group-https-by-vhost: SNI splitter, loopback backends, per-vhost TLS front
   );
   assert.match(body, /bind \*:10000 ssl crt \/etc\/cert verify required\n/);
 });
+
+test('dcnet fixes: HTTPS checks speak TLS, not-ready tasks get no traffic, service-port positions kept', () => {
+  const https = render([
+    app({ hc: [{ ...HC_HTTP, protocol: 'MESOS_HTTPS' }], labels: { HAPROXY_0_VHOST: 'a.test' } }),
+  ]).body;
+  assert.match(https, /id 28363 check inter 2s fall 11 check-ssl verify none\n/);
+  assert.doesNotMatch(render([app({})]).body, /check-ssl/);
+  const deploying: MarathonApp = {
+    ...app({
+      tasks: [
+        { host: 'agent1', ports: [1024], id: 'nginx.a' },
+        { host: 'agent1', ports: [1025], id: 'nginx.b' },
+      ],
+    }),
+    readinessCheckResults: [
+      { taskId: 'nginx.a', ready: true },
+      { taskId: 'nginx.b', ready: false },
+    ],
+  };
+  const ready = render([deploying]).body;
+  assert.match(ready, /1\.1\.1\.1:1024/);
+  assert.doesNotMatch(ready, /1\.1\.1\.1:1025/);
+  // The second mapping has no service port: index 2 keeps its own task port (Marathon-LB shifted it).
+  const holes: MarathonApp = {
+    id: '/holes',
+    networks: [{ mode: 'container/bridge' }],
+    container: {
+      portMappings: [
+        { containerPort: 80, servicePort: 10040 },
+        { containerPort: 81 },
+        { containerPort: 82, servicePort: 10042 },
+      ],
+    },
+    labels: { HAPROXY_GROUP: 'external', HAPROXY_2_MODE: 'http' },
+    tasks: [{ id: 'h.1', host: 'agent1', ports: [31000, 31001, 31002], state: 'TASK_RUNNING' }],
+  };
+  const h = render([holes]).body;
+  assert.match(
+    block(h, 'backend holes_10042'),
+    /mode http\n[\s\S]*server agent1_1_1_1_1_31002 1\.1\.1\.1:31002 /,
+  );
+  assert.match(block(h, 'backend holes_10040'), /server agent1_1_1_1_1_31000 1\.1\.1\.1:31000 /);
+});
