@@ -72,14 +72,17 @@ function compile(template: string): Part[] {
 }
 
 export function pyFormat(template: string, values: Readonly<Record<string, FormatValue>>): string {
-  let out = '';
-  for (const p of compile(template)) {
-    if (typeof p === 'string') out += p;
+  const parts = compile(template);
+  // join() yields one flat string; `+=` would leave a rope for the final join to walk.
+  const out: string[] = new Array<string>(parts.length);
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    if (typeof p === 'string') out[i] = p;
     else {
       if (!Object.prototype.hasOwnProperty.call(values, p.name))
         throw new TemplateError(`unknown placeholder {${p.name}} in template`);
-      out += pyStr(values[p.name]);
+      out[i] = pyStr(values[p.name]);
     }
   }
-  return out;
+  return out.join('');
 }

@@ -5,7 +5,7 @@
 import { pyFormat, type FormatValue } from './format.js';
 import { cookieOf, serverId } from './server-id.js';
 import type { Backend, Service } from './services.js';
-import type { TemplateName, Templater } from './templates.js';
+import { TEMPLATES, type TemplateName, type Templater } from './templates.js';
 
 export interface RenderOptions {
   /** LB groups this instance serves (`*` = every app, with or without a group). */
@@ -94,8 +94,15 @@ class Renderer {
     private readonly all: readonly Service[],
   ) {}
 
+  private cur: Service | undefined;
+  private curOverrides: Map<TemplateName, string> | undefined;
+
   fmt(name: TemplateName, s: Service | undefined, values: Record<string, FormatValue>): string {
-    const override = s ? this.t.overridesOf(s.labels, s.index)?.get(name) : undefined;
+    if (s !== this.cur) {
+      this.cur = s;
+      this.curOverrides = s ? this.t.overridesOf(s.labels, s.index) : undefined;
+    }
+    const override = this.curOverrides?.get(name);
     // A per-port label override is always formatted; a literal default is appended as is.
     if (override !== undefined) return pyFormat(override, values);
     const text = this.t.get(name);
@@ -332,30 +339,52 @@ class Renderer {
     if (tcpCheck) out += this.fmt('BACKEND_TCP_HEALTHCHECK_OPTIONS', s, this.hcValues(s, hc.port));
     else if (httpCheck) out += this.fmt('BACKEND_HTTP_HEALTHCHECK_OPTIONS', s, this.hcValues(s, hc.port));
     const taken = new Set<number>();
+    const lines: string[] = [];
+    const defaultServerLine =
+      this.t.overridesOf(s.labels, s.index)?.has('BACKEND_SERVER_OPTIONS') !== true &&
+      this.t.get('BACKEND_SERVER_OPTIONS') === TEMPLATES.BACKEND_SERVER_OPTIONS.text;
+    // Server health-check options depend only on the check port: rendered once per port.
+    const hcByPort = new Map<number | undefined, string>();
     [...s.backends].sort(byHostPort).forEach((b, position) => {
       const name = serverName(b);
       let healthCheckOptions = '';
       if (hc && (tcpCheck || httpCheck)) {
         const port = s.healthCheckPortIndex !== undefined ? this.backendPort(s, position, b.port) : hc.port;
-        const text = this.fmt(
-          tcpCheck ? 'BACKEND_SERVER_TCP_HEALTHCHECK_OPTIONS' : 'BACKEND_SERVER_HTTP_HEALTHCHECK_OPTIONS',
-          s,
-          this.hcValues(s, port),
-        ).trim();
-        healthCheckOptions = text ? ` ${text}` : '';
+        let cached = hcByPort.get(port);
+        if (cached === undefined) {
+          const text = this.fmt(
+            tcpCheck ? 'BACKEND_SERVER_TCP_HEALTHCHECK_OPTIONS' : 'BACKEND_SERVER_HTTP_HEALTHCHECK_OPTIONS',
+            s,
+            this.hcValues(s, port),
+          ).trim();
+          cached = text ? ` ${text}` : '';
+          hcByPort.set(port, cached);
+        }
+        healthCheckOptions = cached;
       }
-      out += this.fmt('BACKEND_SERVER_OPTIONS', s, {
-        host: b.host,
-        host_ipv4: b.ip,
-        port: b.port,
-        serverName: name,
-        serverId: serverId(name, taken),
-        cookieOptions: s.sticky ? ` check cookie ${cookieOf(name)}` : '',
-        healthCheckOptions,
-        otherOptions: b.draining ? ' disabled' : '',
-      });
+      const id = serverId(name, taken);
+      const cookieOptions = s.sticky ? ` check cookie ${cookieOf(name)}` : '';
+      const otherOptions = b.draining ? ' disabled' : '';
+      // The default server line built directly (the hot path: one per task); same text as the template.
+      if (defaultServerLine)
+        lines.push(
+          `  server ${name} ${b.ip}:${b.port} id ${id}${cookieOptions}${healthCheckOptions}${otherOptions}\n`,
+        );
+      else
+        lines.push(
+          this.fmt('BACKEND_SERVER_OPTIONS', s, {
+            host: b.host,
+            host_ipv4: b.ip,
+            port: b.port,
+            serverName: name,
+            serverId: id,
+            cookieOptions,
+            healthCheckOptions,
+            otherOptions,
+          }),
+        );
     });
-    return out;
+    return out + lines.join('');
   }
 }
 
@@ -388,16 +417,25 @@ export function renderConfig(all: readonly Service[], t: Templater, o: RenderOpt
     }
     i = j;
   }
+  // Chunks with their owners; line numbers are only counted if someone asks (a failed check).
   const chunks: string[] = [];
-  const ranges: { start: number; end: number; owner: string }[] = [];
-  let line = 0;
+  const chunkOwners: (string | undefined)[] = [];
   const add = (text: string, owner: string | undefined): void => {
     chunks.push(text);
-    const start = line;
-    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) line++;
-    if (owner !== undefined) ranges.push({ start, end: text.endsWith('\n') ? line - 1 : line, owner });
+    chunkOwners.push(owner);
   };
+  let ranges: { start: number; end: number; owner: string }[] | undefined;
   const ownerOfLine = (n: number): string | undefined => {
+    if (!ranges) {
+      ranges = [];
+      let line = 0;
+      chunks.forEach((text, i) => {
+        const start = line;
+        for (let j = text.indexOf('\n'); j >= 0; j = text.indexOf('\n', j + 1)) line++;
+        const owner = chunkOwners[i];
+        if (owner !== undefined) ranges!.push({ start, end: text.endsWith('\n') ? line - 1 : line, owner });
+      });
+    }
     let lo = 0;
     let hi = ranges.length - 1;
     while (lo <= hi) {

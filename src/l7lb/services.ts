@@ -230,42 +230,83 @@ function newService(app: MarathonApp, index: number, port: number, strict: boole
   };
 }
 
-/** Applies the `HAPROXY_{n}_*` labels of index n (§1.4). */
+/** Applies the `HAPROXY_{n}_*` labels of index n (§1.4), in Marathon-LB's (alphabetical) order. */
 function applyLabels(s: Service, labels: Readonly<Record<string, string>>, n: number): void {
-  const get = (name: string): [string, string] | undefined => {
-    const key = `HAPROXY_${n}_${name}`;
-    const v = labels[key];
-    return v === undefined ? undefined : [key, v];
-  };
-  let l: [string, string] | undefined;
-  if ((l = get('GROUP'))) s.portGroups = splitGroups(l[1]);
-  if ((l = get('ENABLED'))) s.enabled = parseBool(l[1]);
-  if ((l = get('VHOST'))) s.hostname = l[1].toLowerCase();
-  if ((l = get('BACKEND_WEIGHT'))) s.backendWeight = parseIntLabel(...l);
-  if ((l = get('PATH'))) {
-    s.path = l[1];
-    if (s.backendWeight === 0) s.backendWeight = 1;
+  const prefix = `HAPROXY_${n}_`;
+  const mine: [string, string, string][] = [];
+  for (const key in labels)
+    if (key.startsWith(prefix)) mine.push([key.slice(prefix.length), key, labels[key]!]);
+  if (mine.length === 0) return;
+  mine.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  for (const [name, key, v] of mine) {
+    switch (name) {
+      case 'GROUP':
+        s.portGroups = splitGroups(v);
+        break;
+      case 'ENABLED':
+        s.enabled = parseBool(v);
+        break;
+      case 'VHOST':
+        s.hostname = v.toLowerCase();
+        break;
+      case 'BACKEND_WEIGHT':
+        s.backendWeight = parseIntLabel(key, v);
+        break;
+      case 'PATH':
+        s.path = v;
+        if (s.backendWeight === 0) s.backendWeight = 1;
+        break;
+      case 'PORT':
+        s.servicePort = parseIntLabel(key, v);
+        break;
+      case 'BIND_ADDR':
+        s.bindAddr = v;
+        break;
+      case 'BIND_OPTIONS':
+        s.bindOptions = v;
+        break;
+      case 'SSL_CERT':
+        s.sslCert = v;
+        break;
+      case 'MODE':
+        s.mode = v.toLowerCase();
+        break;
+      case 'BALANCE':
+        s.balance = v;
+        break;
+      case 'STICKY':
+        s.sticky = parseBool(v);
+        break;
+      case 'REDIRECT_TO_HTTPS':
+        s.redirectHttpToHttps = parseBool(v);
+        break;
+      case 'USE_HSTS':
+        s.useHsts = parseBool(v);
+        break;
+      case 'AUTH': {
+        const parts = v.split(':');
+        if (parts.length !== 3)
+          throw new LabelError(`label ${key}: must be realm:user:password (got ${parts.length} parts)`);
+        s.auth = { realm: parts[0]!, user: parts[1]!, passwd: parts[2]! };
+        break;
+      }
+      case 'HTTP_BACKEND_PROXYPASS_PATH':
+        s.proxypath = v;
+        break;
+      case 'HTTP_BACKEND_REVPROXY_PATH':
+        s.revproxypath = v;
+        break;
+      case 'HTTP_BACKEND_REDIR':
+        s.redirpath = v;
+        break;
+      case 'BACKEND_NETWORK_ALLOWED_ACL':
+        s.networkAllowed = v;
+        break;
+      case 'BACKEND_HEALTHCHECK_PORT_INDEX':
+        s.healthCheckPortIndex = parseIntLabel(key, v);
+        break;
+    }
   }
-  if ((l = get('PORT'))) s.servicePort = parseIntLabel(...l);
-  if ((l = get('BIND_ADDR'))) s.bindAddr = l[1];
-  if ((l = get('BIND_OPTIONS'))) s.bindOptions = l[1];
-  if ((l = get('SSL_CERT'))) s.sslCert = l[1];
-  if ((l = get('MODE'))) s.mode = l[1].toLowerCase();
-  if ((l = get('BALANCE'))) s.balance = l[1];
-  if ((l = get('STICKY'))) s.sticky = parseBool(l[1]);
-  if ((l = get('REDIRECT_TO_HTTPS'))) s.redirectHttpToHttps = parseBool(l[1]);
-  if ((l = get('USE_HSTS'))) s.useHsts = parseBool(l[1]);
-  if ((l = get('AUTH'))) {
-    const parts = l[1].split(':');
-    if (parts.length !== 3)
-      throw new LabelError(`label ${l[0]}: must be realm:user:password (got ${parts.length} parts)`);
-    s.auth = { realm: parts[0]!, user: parts[1]!, passwd: parts[2]! };
-  }
-  if ((l = get('HTTP_BACKEND_PROXYPASS_PATH'))) s.proxypath = l[1];
-  if ((l = get('HTTP_BACKEND_REVPROXY_PATH'))) s.revproxypath = l[1];
-  if ((l = get('HTTP_BACKEND_REDIR'))) s.redirpath = l[1];
-  if ((l = get('BACKEND_NETWORK_ALLOWED_ACL'))) s.networkAllowed = l[1];
-  if ((l = get('BACKEND_HEALTHCHECK_PORT_INDEX'))) s.healthCheckPortIndex = parseIntLabel(...l);
 }
 
 function taskAlive(task: MarathonTask, app: MarathonApp, opts: ServiceOptions): boolean {
