@@ -87,6 +87,10 @@ export class LbController {
 
   async start(): Promise<void> {
     await mkdir(dirname(this.o.configPath), { recursive: true });
+    // A crashed HAProxy is started again from the current config at the next resync, soon.
+    this.o.haproxy.onUnexpectedExit = () => {
+      if (!this.stopped) setTimeout(() => this.requestReset('haproxy exited'), 1000).unref();
+    };
     this.worker = this.loop();
     if (this.o.events !== false) {
       this.events = new EventStream({
@@ -186,6 +190,12 @@ export class LbController {
       healthCache: this.healthCache,
     });
     const r = renderConfig(services, this.o.templater, { ...this.o.render, exclude });
+    // Forget health verdicts of tasks that are gone.
+    if (this.healthCache.size > 0) {
+      const live = new Set<string>();
+      for (const a of apps) for (const t of a.tasks ?? []) live.add(t.id);
+      for (const id of this.healthCache.keys()) if (!live.has(id)) this.healthCache.delete(id);
+    }
     this.metrics.renderSeconds.observe((performance.now() - t0) / 1000);
     return { ...r, errors: [...errors, ...r.errors] };
   }

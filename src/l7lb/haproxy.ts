@@ -25,6 +25,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class Haproxy {
   private proc: ChildProcess | undefined;
   private exitedAt: number | undefined;
+  private stopping = false;
+  /** Called when the master exits without `stop()` (the controller restarts it). */
+  onUnexpectedExit: (() => void) | undefined;
 
   constructor(private readonly o: HaproxyOptions) {}
 
@@ -60,6 +63,7 @@ export class Haproxy {
     proc.once('exit', (code, signal) => {
       this.exitedAt = Date.now();
       this.o.log.warn({ code, signal }, 'haproxy master exited');
+      if (!this.stopping) this.onUnexpectedExit?.();
     });
     const deadline = Date.now() + 10_000;
     while ((await this.workerPid()) === undefined) {
@@ -123,6 +127,7 @@ export class Haproxy {
 
   async stop(): Promise<void> {
     const p = this.proc;
+    this.stopping = true;
     if (!p || !this.running) return;
     const exited = new Promise<void>((r) => p.once('exit', () => r()));
     p.kill('SIGTERM');

@@ -383,6 +383,60 @@ test(
   },
 );
 
+test('a crashed HAProxy is started again by the controller', { skip: NEEDS_ROOT }, async () => {
+  await setApps([app('/web', 10001, { HAPROXY_0_VHOST: 'web.test' }, [8001])]);
+  await eventually(
+    async () => assert.deepEqual(await answering('web.test', 3), new Set(['web.8001'])),
+    10_000,
+    200,
+  );
+  const master = Number((await curl(['http://127.0.0.1:9090/_haproxy_getpids'])).split(' ')[0]);
+  assert.ok(master > 0);
+  process.kill(master, 'SIGKILL');
+  await eventually(
+    async () => assert.deepEqual(await answering('web.test', 3), new Set(['web.8001'])),
+    20_000,
+    250,
+  );
+  const again = Number((await curl(['http://127.0.0.1:9090/_haproxy_getpids'])).split(' ')[0]);
+  assert.notEqual(again, master);
+});
+
+test(
+  'an invalid config that no app explains never replaces the running one; the reason is reported',
+  { skip: NEEDS_ROOT },
+  async () => {
+    const { readFile, rm } = await import('node:fs/promises');
+    const cert = join(dir, 'lb', 'default-cert.pem');
+    const saved = await readFile(cert);
+    await rm(cert);
+    try {
+      await setApps([app('/web', 10001, { HAPROXY_0_VHOST: 'web.test,new.test' }, [8001])]);
+      await eventually(
+        async () => {
+          const s = (await status()) as { lastError?: string };
+          assert.match(
+            s.lastError ?? '',
+            /haproxy -c rejected the config; keeping the running one: .*default-cert\.pem/,
+          );
+        },
+        10_000,
+        200,
+      );
+      assert.deepEqual(
+        await answering('web.test', 3),
+        new Set(['web.8001']),
+        'the running config still serves',
+      );
+      assert.doesNotMatch(await curl(['http://127.0.0.1:9090/_haproxy_getconfig']), /new\.test/);
+    } finally {
+      await writeFile(cert, saved);
+    }
+    lb.proc.kill('SIGHUP');
+    await eventually(async () => assert.match(await get('/', 'new.test'), /^web\.8001\n/), 10_000, 200);
+  },
+);
+
 test('--dry prints the config for the current state and starts nothing', { skip: NEEDS_ROOT }, async () => {
   await setApps([app('/web', 10001, { HAPROXY_0_VHOST: 'dry.test' }, [8001])], false);
   const d = await tempDir('l7-dry');
