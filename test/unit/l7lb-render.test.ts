@@ -906,3 +906,75 @@ test('dcnet fixes: HTTPS checks speak TLS, not-ready tasks get no traffic, servi
   );
   assert.match(block(h, 'backend holes_10040'), /server agent1_1_1_1_1_31000 1\.1\.1\.1:31000 /);
 });
+
+test('HAPROXY_GLOBAL_DEFAULT_OPTIONS: sorted, de-duplicated option lines (test_marathon_lb_haproxy_options.py)', async () => {
+  const { defaultHead, globalOptions } = await import('../../src/l7lb/index.js');
+  assert.deepEqual(globalOptions(undefined), ['dontlognull', 'http-server-close', 'redispatch']);
+  assert.deepEqual(globalOptions('httplog,tcplog'), ['httplog', 'tcplog']);
+  assert.deepEqual(globalOptions('httplog,tcplog,dontlognull,tcplog'), ['dontlognull', 'httplog', 'tcplog']);
+  const head = defaultHead(
+    { statsSocket: '/s', serverStateFile: '/t', statsBind: '0.0.0.0:9090', apiAddr: '127.0.0.1:9089' },
+    globalOptions('httplog,tcplog,dontlognull,tcplog'),
+  );
+  assert.match(head, /\n {2}option {12}dontlognull\n {2}option {12}httplog\n {2}option {12}tcplog\n/);
+  assert.match(head, /stats socket \/s mode 600 level admin expose-fd listeners\n/);
+  assert.doesNotMatch(head, /^\s*daemon\b/m);
+});
+
+test('map mode hybrids: redirect keeps ACLs on :80 and the map on :443; auth blocks before the map line', () => {
+  const mapped = (apps: MarathonApp[]) =>
+    renderConfig(buildServices(apps, { hosts: HOSTS }).services, new Templater(), {
+      groups: ['external'],
+      head: 'HEAD\n',
+      haproxyMap: true,
+    });
+  const redirect = mapped([
+    app({ id: '/nginx', ports: [10000], labels: { HAPROXY_0_VHOST: 'server.nginx.net' } }),
+    app({
+      id: '/apache',
+      ports: [10001],
+      labels: {
+        HAPROXY_0_VHOST: 'server.apache.net,server.apache1.net',
+        HAPROXY_0_REDIRECT_TO_HTTPS: 'true',
+      },
+    }),
+  ]);
+  const http = block(redirect.text, 'frontend marathon_http_in');
+  assert.match(
+    http,
+    /acl host_server_apache_net_apache hdr\(host\) -i server.apache.net\n {2}acl host_server_apache_net_apache hdr\(host\) -i server.apache1.net\n {2}redirect scheme https code 301 if !\{ ssl_fc \} host_server_apache_net_apache\n {2}use_backend %\[req.hdr\(host\),lower,regsub\(:.\*\$,,\),map\(\/etc\/haproxy\/domain2backend.map\)\]$/,
+  );
+  assert.equal(
+    block(redirect.text, 'frontend marathon_https_in').split('\n').slice(3).join('\n'),
+    '  use_backend %[ssl_fc_sni,lower,map(/etc/haproxy/domain2backend.map)]',
+  );
+  assert.match(redirect.domainMap, /^server.apache.net apache_10001$/m);
+  const auth = mapped([
+    app({ id: '/nginx', ports: [10000], labels: { HAPROXY_0_VHOST: 'server.nginx.net' } }),
+    app({
+      id: '/nginx2',
+      ports: [10001],
+      labels: { HAPROXY_0_VHOST: 'server.nginx2.net', HAPROXY_0_AUTH: 'realm:user:pass' },
+    }),
+  ]);
+  assert.match(auth.text, /\nuserlist user_nginx2_10001\n {2}user user password pass\n/);
+  const h = block(auth.text, 'frontend marathon_http_in');
+  assert.ok(h.indexOf('http_auth(user_nginx2_10001)') < h.indexOf('domain2backend.map'), h);
+});
+
+test('long proxypass paths: ACL and backend names come from the backend, not the path', () => {
+  const long = '/' + 'x'.repeat(200);
+  const { body } = render([
+    app({
+      hc: [],
+      labels: {
+        HAPROXY_0_VHOST: 'test.example.com',
+        HAPROXY_0_PATH: long,
+        HAPROXY_0_HTTP_BACKEND_PROXYPASS_PATH: long,
+      },
+    }),
+  ]);
+  assert.match(body, /acl path_nginx_10000 path_beg \/x{200}\n/);
+  assert.match(body, /use_backend nginx_10000 if host_test_example_com_nginx path_nginx_10000\n/);
+  assert.match(body, /http-request replace-path \^\/x{200}\/\?\(\.\*\) \/\\1\n/);
+});
