@@ -205,7 +205,13 @@ export class LbController {
     const parsed = parseApps(body);
     const hosts = await this.resolveHosts(parsed.apps);
     // Apps HAProxy rejected stay out until their definition changes (no retry-and-reload loop).
-    const fingerprints = new Map(parsed.apps.map((a) => [a.id, fingerprint(a)]));
+    // Keyed by the id the config uses: apps of one zdd deployment group render as `/<group>`.
+    const fingerprints = new Map<string, string>();
+    for (const a of parsed.apps) {
+      const group = a.labels?.HAPROXY_DEPLOYMENT_GROUP;
+      const id = group ? `/${group}` : a.id;
+      fingerprints.set(id, (fingerprints.get(id) ?? '') + fingerprint(a));
+    }
     for (const [id, b] of this.blamed) if (fingerprints.get(id) !== b.fingerprint) this.blamed.delete(id);
     const exclude = new Set(this.blamed.keys());
     let r = this.render(parsed.apps, hosts, exclude);

@@ -52,7 +52,8 @@ export class Haproxy {
 
   /** Starts the master (foreground, our child) and waits for its first worker. */
   async start(): Promise<void> {
-    const args = ['-W', '-db', '-f', this.o.configPath];
+    await this.stopLeftover();
+    const args = ['-W', '-db', '-f', this.o.configPath, '-p', this.pidFile];
     const proc = spawn(this.o.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     const logLine = (c: Buffer): void => {
@@ -71,6 +72,30 @@ export class Haproxy {
       if (Date.now() > deadline) throw new Error('haproxy: no worker answered on the stats socket in 10 s');
       await sleep(50);
     }
+  }
+
+  private get pidFile(): string {
+    return `${this.o.configPath}.pid`;
+  }
+
+  /** A master left by a previous `dcnet lb` on the same config (killed without cleanup) holds the
+   *  ports; it is recognised by its pidfile and command line, and stopped. */
+  private async stopLeftover(): Promise<void> {
+    const pid = Number((await readFile(this.pidFile, 'utf8').catch(() => '')).trim().split('\n')[0]);
+    if (!Number.isInteger(pid) || pid <= 1 || pid === this.proc?.pid) return;
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (!cmdline.some((a) => a.endsWith('haproxy')) || !cmdline.includes(this.o.configPath)) return;
+    this.o.log.warn({ pid }, 'stopping the HAProxy a previous dcnet lb left running on this config');
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      return;
+    }
+    for (let i = 0; i < 50; i++) {
+      await sleep(100);
+      if (!(await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => ''))) return;
+    }
+    process.kill(pid, 'SIGKILL');
   }
 
   /** The current worker's PID, from `show info` on the stats socket. */

@@ -155,6 +155,7 @@ let host: Host;
 let dir: string;
 let appsFile: string;
 let lb: Spawned;
+let lbArgs: string[];
 const backends = new Map<number, Spawned>();
 
 async function setApps(apps: MarathonApp[], emit = true): Promise<void> {
@@ -214,7 +215,7 @@ before(async () => {
     ],
     false,
   );
-  lb = tb.spawn(host.netns, process.execPath, [
+  lbArgs = [
     DCNET,
     'lb',
     '--marathon',
@@ -225,7 +226,8 @@ before(async () => {
     join(dir, 'lb', 'haproxy.cfg'),
     '--log-level',
     'debug',
-  ]);
+  ];
+  lb = tb.spawn(host.netns, process.execPath, lbArgs);
   await eventually(
     async () => assert.deepEqual(await answering('web.test', 6), new Set(['web.8001', 'web.8002'])),
     20_000,
@@ -434,6 +436,36 @@ test(
     }
     lb.proc.kill('SIGHUP');
     await eventually(async () => assert.match(await get('/', 'new.test'), /^web\.8001\n/), 10_000, 200);
+  },
+);
+
+test(
+  'dcnet lb killed outright: the next one takes over from the HAProxy it left',
+  { skip: NEEDS_ROOT },
+  async () => {
+    const pids = (await curl(['http://127.0.0.1:9090/_haproxy_getpids'])).split(' ').map(Number);
+    lb.proc.kill('SIGKILL');
+    await lb.exited;
+    assert.match(await get('/', 'web.test'), /^web\./, 'the orphaned HAProxy still serves');
+    lb = tb.spawn(host.netns, process.execPath, lbArgs);
+    await eventually(
+      async () => {
+        const now = (await curl(['http://127.0.0.1:9090/_haproxy_getpids'])).split(' ').map(Number);
+        assert.ok(now.length >= 2 && !now.includes(pids[0]!), `${now} vs ${pids}`);
+      },
+      20_000,
+      250,
+    );
+    assert.match(await get('/', 'web.test'), /^web\./);
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await eventually(async () => assert.equal(alive(pids[0]!), false), 10_000, 200);
   },
 );
 
