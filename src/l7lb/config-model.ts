@@ -44,7 +44,12 @@ export function parseConfig(text: string): ConfigModel {
 export interface RuntimePlan {
   readonly add: { backend: string; server: ServerLine }[];
   readonly remove: { backend: string; server: string }[];
+  /** Servers whose line differs only in `weight N`. */
+  readonly weights: { backend: string; server: string; weight: number }[];
 }
+
+const WEIGHT = /(^|\s)weight\s+(\d+)(?=\s|$)/;
+const withoutWeight = (options: string): string => options.replace(WEIGHT, '$1').replace(/\s+/g, ' ').trim();
 
 /** The Runtime API commands that turn `from` into `to`, or why a reload is needed instead. */
 export function planRuntime(from: ConfigModel, to: ConfigModel): RuntimePlan | { reload: string } {
@@ -52,11 +57,16 @@ export function planRuntime(from: ConfigModel, to: ConfigModel): RuntimePlan | {
     return { reload: 'structure changed (frontends, ACLs or backend options)' };
   const add: RuntimePlan['add'] = [];
   const remove: RuntimePlan['remove'] = [];
+  const weights: RuntimePlan['weights'] = [];
   for (const [name, b] of to.backends) {
     const old = from.backends.get(name)!;
     for (const [s, line] of b.servers) {
       const was = old.servers.get(s);
       if (was && was.line === line.line) continue;
+      if (was && was.addr === line.addr && withoutWeight(was.options) === withoutWeight(line.options)) {
+        weights.push({ backend: name, server: s, weight: Number(WEIGHT.exec(line.options)?.[2] ?? 1) });
+        continue;
+      }
       if (was) return { reload: `server ${name}/${s} changed` };
       // HAProxy 2.6 refuses `cookie` on dynamic servers: sticky backends reload.
       if (b.sticky) return { reload: `sticky backend ${name} changed members` };
@@ -68,5 +78,5 @@ export function planRuntime(from: ConfigModel, to: ConfigModel): RuntimePlan | {
       remove.push({ backend: name, server: s });
     }
   }
-  return { add, remove };
+  return { add, remove, weights };
 }

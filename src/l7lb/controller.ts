@@ -249,7 +249,7 @@ export class LbController {
           this.status.reloadsAvoided++;
           this.metrics.reloadsAvoided.inc();
           this.o.log.info(
-            { added: plan.add.length, removed: plan.remove.length },
+            { added: plan.add.length, removed: plan.remove.length, reweighted: plan.weights.length },
             'backends updated through the Runtime API',
           );
           this.finish(excluded, 'ok', model);
@@ -369,6 +369,10 @@ export class LbController {
       for (const { backend, server } of plan.remove) {
         await runtimeOk(sock, `set server ${backend}/${server} state maint`);
         this.metrics.runtimeCommands.inc({ kind: 'remove' });
+      }
+      for (const { backend, server, weight } of plan.weights) {
+        await runtimeOk(sock, `set server ${backend}/${server} weight ${weight}`);
+        this.metrics.runtimeCommands.inc({ kind: 'weight' });
       }
       for (const { backend, server } of plan.add) {
         // A drained server still waiting for deletion under the same name: finish it first.

@@ -364,7 +364,7 @@ class Renderer {
       }
       const id = serverId(name, taken);
       const cookieOptions = s.sticky ? ` check cookie ${cookieOf(name)}` : '';
-      const otherOptions = b.draining ? ' disabled' : '';
+      const otherOptions = `${b.weight !== undefined ? ` weight ${b.weight}` : ''}${b.draining ? ' disabled' : ''}`;
       // The default server line built directly (the hot path: one per task); same text as the template.
       if (defaultServerLine)
         lines.push(

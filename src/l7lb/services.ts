@@ -10,6 +10,8 @@ export interface Backend {
   readonly ip: string;
   readonly port: number;
   readonly draining: boolean;
+  /** `HAPROXY_{n}_SERVER_WEIGHT` of the task's app (dcnet extension: canary traffic shares). */
+  readonly weight?: number;
 }
 
 export interface Service {
@@ -83,6 +85,12 @@ const SKIPPED_STATES = new Set([
 export const parseBool = (v: string): boolean => ['true', 't', 'yes', 'y'].includes(v.toLowerCase());
 
 class LabelError extends Error {}
+
+function serverWeight(key: string, v: string): number {
+  const w = parseIntLabel(key, v);
+  if (w < 0 || w > 256) throw new LabelError(`label ${key}: ${w} is not a server weight (0-256)`);
+  return w;
+}
 
 function parseIntLabel(key: string, v: string): number {
   if (!/^\s*[-+]?\d+\s*$/.test(v)) throw new LabelError(`label ${key}: "${v}" is not an integer`);
@@ -361,8 +369,14 @@ function mergeTwo(a: MarathonApp, b: MarathonApp): MarathonApp {
   const drainable = Math.max(0, healthyNew + (oldApp.instances ?? 0) - target);
   const oldTasks = [...(oldApp.tasks ?? [])].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
   const drainCount = Math.min(oldTasks.length, healthyNew, drainable);
-  const drained = oldTasks.map((t, i) => (i < drainCount ? { ...t, draining: true } : t));
-  return { ...oldApp, tasks: [...drained, ...newTasks] };
+  // Each task keeps its own app's labels for per-server options (weights of a canary split).
+  const drained = oldTasks.map((t, i) => ({
+    ...t,
+    sourceLabels: oldApp.labels ?? {},
+    ...(i < drainCount && { draining: true }),
+  }));
+  const fresh = newTasks.map((t) => ({ ...t, sourceLabels: newApp.labels ?? {} }));
+  return { ...oldApp, tasks: [...drained, ...fresh] };
 }
 
 /** `get_apps`: every service of every app, with its backends. */
@@ -412,14 +426,18 @@ function appServices(app: MarathonApp, assigner: ServicePortAssigner, opts: Serv
     const where = taskIpAndPorts(app, task, opts.hosts);
     if (!where) continue;
     const n = Math.min(where.ports.length, ports.length);
+    const own = (task as { sourceLabels?: Record<string, string> }).sourceLabels ?? labels;
     for (let i = 0; i < n; i++) {
       const sp = ports[i];
       const s = sp === undefined ? undefined : byPort.get(sp);
-      s?.backends.push({
+      if (!s) continue;
+      const w = own[`HAPROXY_${i}_SERVER_WEIGHT`];
+      s.backends.push({
         host: task.host,
         ip: where.ip,
         port: where.ports[i]!,
         draining: task.draining === true,
+        ...(w !== undefined && { weight: serverWeight(`HAPROXY_${i}_SERVER_WEIGHT`, w) }),
       });
     }
   }

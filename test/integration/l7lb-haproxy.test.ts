@@ -297,9 +297,36 @@ test(
     const cfg = await curl(['http://127.0.0.1:9090/_haproxy_getconfig']);
     assert.match(cfg, /server 127_0_0_1_8004 127.0.0.1:8004 id \d+ check inter 1s fall 3\n/);
     assert.doesNotMatch(cfg, /127_0_0_1_8001/);
+    // A weight label changes server lines only: `set server … weight`, still no reload.
+    await setApps([
+      app('/web', 10001, { HAPROXY_0_VHOST: 'web.test', HAPROXY_0_SERVER_WEIGHT: '7' }, [8002, 8004]),
+      app('/other', 10002, { HAPROXY_0_VHOST: 'other.test' }, [8003]),
+    ]);
+    await eventually(
+      async () => {
+        const csv = await curl(['http://127.0.0.1:9090/haproxy?stats;csv']);
+        const web = csv
+          .split('\n')
+          .map((l) => l.split(','))
+          .filter((f) => f[0] === 'web_10001' && /^127_/.test(f[1] ?? ''));
+        assert.deepEqual(
+          web.map((f) => f[18]),
+          ['7', '7'],
+          csv,
+        );
+      },
+      10_000,
+      200,
+    );
+    assert.equal((await status()).reloads, before.reloads, logs());
     // A new vhost is structure: validated and reloaded.
     await setApps([
-      app('/web', 10001, { HAPROXY_0_VHOST: 'web.test,www.test' }, [8002, 8004]),
+      app(
+        '/web',
+        10001,
+        { HAPROXY_0_VHOST: 'web.test,www.test', HAPROXY_0_SERVER_WEIGHT: '7' },
+        [8002, 8004],
+      ),
       app('/other', 10002, { HAPROXY_0_VHOST: 'other.test' }, [8003]),
     ]);
     await eventually(async () => assert.match(await get('/', 'www.test'), /^web\.800[24]\n/), 10_000, 200);

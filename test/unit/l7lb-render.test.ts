@@ -978,3 +978,82 @@ test('long proxypass paths: ACL and backend names come from the backend, not the
   assert.match(body, /use_backend nginx_10000 if host_test_example_com_nginx path_nginx_10000\n/);
   assert.match(body, /http-request replace-path \^\/x{200}\/\?\(\.\*\) \/\\1\n/);
 });
+
+test('dcnet extension: HAPROXY_{n}_SERVER_WEIGHT, per app even inside a zdd group (canary shares)', () => {
+  const group = { HAPROXY_DEPLOYMENT_GROUP: 'shop', HAPROXY_0_PORT: '10060' };
+  const stable = app({
+    id: '/shop-blue',
+    ports: [10061],
+    hc: [],
+    labels: { ...group, HAPROXY_DEPLOYMENT_STARTED_AT: '2020-01-01T00:00:00', HAPROXY_0_SERVER_WEIGHT: '9' },
+    tasks: [{ host: 'agent1', ports: [2001] }],
+  });
+  const canary = app({
+    id: '/shop-green',
+    ports: [10062],
+    hc: [],
+    labels: { ...group, HAPROXY_DEPLOYMENT_STARTED_AT: '2020-01-02T00:00:00', HAPROXY_0_SERVER_WEIGHT: '1' },
+    tasks: [{ host: 'agent1', ports: [2002] }],
+  });
+  const b = block(render([stable, canary]).body, 'backend shop_10060');
+  assert.match(b, /server agent1_1_1_1_1_2001 1\.1\.1\.1:2001 id \d+ weight 9( disabled)?\n/);
+  assert.match(b, /server agent1_1_1_1_1_2002 1\.1\.1\.1:2002 id \d+ weight 1$/);
+  const { errors } = render([app({ labels: { HAPROXY_0_SERVER_WEIGHT: '300' } })]);
+  assert.match(errors[0]!.error, /HAPROXY_0_SERVER_WEIGHT: 300 is not a server weight/);
+});
+
+test('runtime plan: added, removed and re-weighted servers; anything else reloads', async () => {
+  const { parseConfig, planRuntime } = await import('../../src/l7lb/index.js');
+  const cfg = (servers: string[], extra = '') =>
+    parseConfig(
+      `global\n\nfrontend f\n  bind *:1\n\nbackend b\n  balance roundrobin${extra}\n${servers.map((x) => `  server ${x}`).join('\n')}\n`,
+    );
+  const from = cfg(['s1 10.0.0.1:1 id 1 check', 's2 10.0.0.2:1 id 2 check weight 3']);
+  assert.deepEqual(
+    planRuntime(
+      from,
+      cfg(['s1 10.0.0.1:1 id 1 check', 's3 10.0.0.3:1 id 3 check', 's2 10.0.0.2:1 id 2 check weight 5']),
+    ),
+    {
+      add: [
+        {
+          backend: 'b',
+          server: {
+            name: 's3',
+            addr: '10.0.0.3:1',
+            options: 'id 3 check',
+            line: 'server s3 10.0.0.3:1 id 3 check',
+          },
+        },
+      ],
+      remove: [],
+      weights: [{ backend: 'b', server: 's2', weight: 5 }],
+    },
+  );
+  assert.deepEqual(planRuntime(from, cfg(['s2 10.0.0.2:1 id 2 check'])), {
+    add: [],
+    remove: [{ backend: 'b', server: 's1' }],
+    weights: [{ backend: 'b', server: 's2', weight: 1 }],
+  });
+  assert.match(
+    (
+      planRuntime(from, cfg(['s1 10.0.0.1:1 id 1 check', 's2 10.0.0.9:1 id 2 check weight 3'])) as {
+        reload: string;
+      }
+    ).reload,
+    /s2 changed/,
+  );
+  assert.match(
+    (planRuntime(from, cfg(['s1 10.0.0.1:1 id 1 check'], '\n  mode http')) as { reload: string }).reload,
+    /structure/,
+  );
+  const sticky = cfg(['s1 10.0.0.1:1 id 1'], '\n  cookie x insert');
+  assert.match(
+    (
+      planRuntime(sticky, cfg(['s1 10.0.0.1:1 id 1', 's2 10.0.0.2:1 id 2'], '\n  cookie x insert')) as {
+        reload: string;
+      }
+    ).reload,
+    /sticky/,
+  );
+});
