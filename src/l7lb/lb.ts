@@ -101,6 +101,14 @@ async function setup(o: LbOptions, makeCert: boolean): Promise<Setup> {
     },
     env,
   );
+  // A Marathon-LB HAPROXY_HEAD names its own stats socket and state file: talk to those.
+  const sock = /^\s*stats\s+socket\s+(\S+)(.*)$/m.exec(head);
+  if (!sock || !/\blevel\s+admin\b/.test(sock[2]!))
+    throw new HeadError(
+      'HAPROXY_HEAD: needs "stats socket PATH … level admin expose-fd listeners" (the Runtime API)',
+    );
+  const stateFile = /^\s*server-state-file\s+(\S+)/m.exec(head)?.[1];
+  const stateBase = /^\s*server-state-base\s+(\S+)/m.exec(head)?.[1];
   let sslCerts = o.sslCerts ?? [];
   if (sslCerts.length === 0 && o.bindHttpHttps !== false) {
     const cert = join(dir, 'default-cert.pem');
@@ -108,8 +116,12 @@ async function setup(o: LbOptions, makeCert: boolean): Promise<Setup> {
     sslCerts = [cert];
   }
   return {
-    socketPath,
-    serverStateFile,
+    socketPath: sock[1]!,
+    serverStateFile: stateFile
+      ? stateFile.startsWith('/') || !stateBase
+        ? stateFile
+        : join(stateBase, stateFile)
+      : serverStateFile,
     templater,
     render: {
       groups: o.groups,

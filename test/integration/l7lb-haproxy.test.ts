@@ -496,6 +496,60 @@ test(
   },
 );
 
+test(
+  'a Marathon-LB HAPROXY_HEAD with its own socket and state file works, Runtime API included',
+  { skip: NEEDS_ROOT },
+  async () => {
+    await lb.stop();
+    const d = join(dir, 'mlbhead');
+    const head = [
+      'global',
+      '  maxconn 4096',
+      `  stats socket ${d}/socket mode 600 level admin expose-fd listeners`,
+      '  server-state-file global',
+      `  server-state-base ${d}/state/`,
+      'defaults',
+      '  load-server-state-from-file global',
+      '  timeout connect 3s',
+      '  timeout client 30s',
+      '  timeout server 30s',
+      '  option redispatch',
+      'listen stats',
+      '  bind 0.0.0.0:9090',
+      '  mode http',
+      '  stats enable',
+      '  monitor-uri /_haproxy_health_check',
+    ].join('\\n');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(join(d, 'state'), { recursive: true });
+    await setApps([app('/web', 10001, { HAPROXY_0_VHOST: 'web.test' }, [8001])], false);
+    lb = tb.spawn(
+      host.netns,
+      process.execPath,
+      [...lbArgs.slice(0, -4), '--haproxy-config', join(d, 'haproxy.cfg')],
+      {
+        env: { ...process.env, HAPROXY_HEAD: head },
+      },
+    );
+    await eventually(
+      async () => assert.deepEqual(await answering('web.test', 3), new Set(['web.8001'])),
+      20_000,
+      250,
+    );
+    const st = async () =>
+      JSON.parse(await curl(['http://127.0.0.1:9089/_dcnet/status'])) as {
+        reloads: number;
+        reloadsAvoided: number;
+      };
+    const before = await st();
+    await setApps([app('/web', 10001, { HAPROXY_0_VHOST: 'web.test' }, [8001, 8002])]);
+    await eventually(async () => assert.ok((await answering('web.test', 8)).has('web.8002')), 10_000, 200);
+    const after = await st();
+    assert.equal(after.reloads, before.reloads);
+    assert.equal(after.reloadsAvoided, before.reloadsAvoided + 1);
+  },
+);
+
 test('--dry prints the config for the current state and starts nothing', { skip: NEEDS_ROOT }, async () => {
   await setApps([app('/web', 10001, { HAPROXY_0_VHOST: 'dry.test' }, [8001])], false);
   const d = await tempDir('l7-dry');

@@ -51,3 +51,24 @@ test('with an admin token the signal endpoints need it', async () => {
   assert.equal((await app.inject('/_haproxy_getconfig')).statusCode, 200, 'read endpoints stay open');
   await app.close();
 });
+
+test('a Marathon-LB HAPROXY_HEAD must suit master-worker mode and offer an admin socket', async () => {
+  const { effectiveHead, HeadError, Templater } = await import('../../src/l7lb/index.js');
+  const o = {
+    statsSocket: '/s',
+    serverStateFile: '/t',
+    statsBind: '0.0.0.0:9090',
+    apiAddr: '127.0.0.1:9089',
+  };
+  const head = (text: string) => effectiveHead(new Templater({ env: { HAPROXY_HEAD: text } }), o, {});
+  assert.throws(
+    () => head('global\\n  daemon\\n  stats socket /x level admin expose-fd listeners\\n'),
+    HeadError,
+  );
+  assert.throws(() => head('global\\n  stats socket /x level admin\\n'), /expose-fd listeners/);
+  assert.match(head('global\\n  stats socket /x level admin expose-fd listeners\\n'), /^global\n/);
+  assert.match(
+    effectiveHead(new Templater(), o, {}),
+    /stats socket \/s mode 600 level admin expose-fd listeners/,
+  );
+});
