@@ -124,8 +124,11 @@ export class EventStream {
         while ((nl = buf.indexOf('\n')) >= 0) {
           const line = buf.slice(0, nl).replace(/\r$/, '');
           buf = buf.slice(nl + 1);
-          if (!line.startsWith('data: ')) continue;
-          for (const part of line.slice(6).split('\r\n')) {
+          // A data payload may hold several events separated by CRLF, which also ends an SSE
+          // line: a bare JSON line right after `data:` belongs to it.
+          const data = line.startsWith('data: ') ? line.slice(6) : line.startsWith('{') ? line : undefined;
+          if (data === undefined) continue;
+          for (const part of data.split('\r\n')) {
             if (!part.trim()) continue;
             try {
               const e = JSON.parse(part) as { eventType?: unknown };
