@@ -550,6 +550,49 @@ test(
   },
 );
 
+test(
+  '--haproxy-map: vhosts and app ids routed through map files that HAProxy loads',
+  { skip: NEEDS_ROOT },
+  async () => {
+    await lb.stop();
+    const d = join(dir, 'maps');
+    await setApps(
+      [
+        app('/web', 10001, { HAPROXY_0_VHOST: 'web.test,www.test' }, [8001]),
+        app('/other', 10002, { HAPROXY_0_VHOST: 'other.test' }, [8003]),
+      ],
+      false,
+    );
+    lb = tb.spawn(host.netns, process.execPath, [
+      ...lbArgs.slice(0, -4),
+      '--haproxy-config',
+      join(d, 'haproxy.cfg'),
+      '--haproxy-map',
+    ]);
+    await eventually(
+      async () => assert.deepEqual(await answering('www.test', 2), new Set(['web.8001'])),
+      20_000,
+      250,
+    );
+    assert.deepEqual(await answering('other.test', 2), new Set(['web.8003']));
+    assert.equal(
+      await curl(['http://127.0.0.1:9090/_haproxy_getvhostmap']),
+      'other.test other_10002\nweb.test web_10001\nwww.test web_10001\n',
+    );
+    assert.equal(
+      await curl(['http://127.0.0.1:9090/_haproxy_getappmap']),
+      '/other other_10002\n/web web_10001\n',
+    );
+    assert.match(await curl(['-H', 'X-Marathon-App-Id: /other', 'http://127.0.0.1:9091/']), /^web\.8003\n/);
+    // A new vhost changes only the map: validated with the new map, then reloaded.
+    await setApps([
+      app('/web', 10001, { HAPROXY_0_VHOST: 'web.test,www.test,new.test' }, [8001]),
+      app('/other', 10002, { HAPROXY_0_VHOST: 'other.test' }, [8003]),
+    ]);
+    await eventually(async () => assert.match(await get('/', 'new.test'), /^web\.8001\n/), 10_000, 200);
+  },
+);
+
 test('--dry prints the config for the current state and starts nothing', { skip: NEEDS_ROOT }, async () => {
   await setApps([app('/web', 10001, { HAPROXY_0_VHOST: 'dry.test' }, [8001])], false);
   const d = await tempDir('l7-dry');
