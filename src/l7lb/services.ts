@@ -123,32 +123,40 @@ export function taskIpAndPorts(
   task: MarathonTask,
   hosts: ReadonlyMap<string, string> = new Map(),
 ): { ip: string; ports: number[] } | undefined {
+  return appAddressing(app)(task, hosts);
+}
+
+const EMPTY_HOSTS: ReadonlyMap<string, string> = new Map();
+const nonEmpty = (l: number[] | undefined): number[] | undefined => (l && l.length > 0 ? l : undefined);
+
+/** The per-app half of §3.7, worked out once per app: a function from task to (ip, ports). */
+function appAddressing(
+  app: MarathonApp,
+): (task: MarathonTask, hosts: ReadonlyMap<string, string>) => { ip: string; ports: number[] } | undefined {
   const mode = networkingMode(app);
-  const resolve = (h: string | undefined): string | undefined =>
+  const mappingPorts = nonEmpty(
+    portMappings(app)
+      .map((m) => m.containerPort)
+      .filter((p): p is number => p !== undefined),
+  );
+  const defPorts = nonEmpty(
+    app.portDefinitions?.map((d) => d.port).filter((p): p is number => p !== undefined),
+  );
+  const resolve = (h: string | undefined, hosts: ReadonlyMap<string, string>): string | undefined =>
     h === undefined ? undefined : isIP(h) ? h : hosts.get(h);
-  const first = (...lists: (number[] | undefined)[]): number[] | undefined =>
-    lists.find((l) => l !== undefined && l.length > 0);
-  let ip: string | undefined;
-  let ports: number[] | undefined;
-  const mappingPorts = portMappings(app)
-    .map((m) => m.containerPort)
-    .filter((p): p is number => p !== undefined);
-  const defPorts = app.portDefinitions?.map((d) => d.port).filter((p): p is number => p !== undefined);
   if (mode === 'container') {
-    ip = task.ipAddresses?.[0]?.ipAddress;
-    ports = first(
-      app.ipAddress?.discovery?.ports?.map((p) => p.number),
-      mappingPorts,
-    );
-  } else if (mode === 'container/bridge') {
-    ip = resolve(task.host);
-    ports = first(task.ports, defPorts, mappingPorts);
-  } else {
-    ip = resolve(task.host);
-    ports = first(task.ports, defPorts);
+    const ports = nonEmpty(app.ipAddress?.discovery?.ports?.map((p) => p.number)) ?? mappingPorts;
+    return (task) => {
+      const ip = task.ipAddresses?.[0]?.ipAddress;
+      return ip && ports ? { ip, ports } : undefined;
+    };
   }
-  if (!ip || !ports) return undefined;
-  return { ip, ports };
+  const fallback = mode === 'container/bridge' ? (defPorts ?? mappingPorts) : defPorts;
+  return (task, hosts) => {
+    const ip = resolve(task.host, hosts);
+    const ports = nonEmpty(task.ports) ?? fallback;
+    return ip && ports ? { ip, ports } : undefined;
+  };
 }
 
 /** Auto service ports for IP-per-task apps without them (Marathon-LB's ServicePortAssigner). */
@@ -415,15 +423,16 @@ function appServices(app: MarathonApp, assigner: ServicePortAssigner, opts: Serv
   });
   // Readiness (dcnet): a task Marathon reports not ready yet gets no traffic (Marathon-LB ignored
   // readiness, §1.13 quirk 10). Results exist only with embed=apps.readiness, during deployments.
-  const notReady = new Set(
-    (app.readinessCheckResults ?? []).filter((r) => r.ready === false).map((r) => r.taskId),
-  );
+  const notReady = app.readinessCheckResults?.length
+    ? new Set(app.readinessCheckResults.filter((r) => r.ready === false).map((r) => r.taskId))
+    : undefined;
+  const address = appAddressing(app);
   for (const task of app.tasks ?? []) {
     if (!task.host) continue;
-    if (notReady.has(task.id)) continue;
+    if (notReady?.has(task.id)) continue;
     if (task.state !== undefined && SKIPPED_STATES.has(task.state)) continue;
     if (!taskAlive(task, app, opts)) continue;
-    const where = taskIpAndPorts(app, task, opts.hosts);
+    const where = address(task, opts.hosts ?? EMPTY_HOSTS);
     if (!where) continue;
     const n = Math.min(where.ports.length, ports.length);
     const own = (task as { sourceLabels?: Record<string, string> }).sourceLabels ?? labels;
