@@ -66,20 +66,35 @@ interface Fragment {
   readonly order: number;
 }
 
-interface AppOutput {
-  userlists: string[];
+interface Owned {
+  readonly text: string;
+  readonly appId: string;
+}
+
+/** Everything rendered so far, for all apps (an app that fails is cut back out). */
+interface Output {
+  userlists: Owned[];
   http: Fragment[];
   https: Fragment[];
-  appid: string[];
-  frontends: string[];
-  backends: string[];
+  appid: Owned[];
+  frontends: Owned[];
+  backends: Owned[];
   domainMap: [string, string][];
   appMap: [string, string][];
-  usesHttpMap: boolean;
-  usesHttpsMap: boolean;
-  usesAppMap: boolean;
   vhosts: { host: string; service: Service; fragment: string }[];
 }
+
+const newOutput = (): Output => ({
+  userlists: [],
+  http: [],
+  https: [],
+  appid: [],
+  frontends: [],
+  backends: [],
+  domainMap: [],
+  appMap: [],
+  vhosts: [],
+});
 
 class Renderer {
   private order = 0;
@@ -109,35 +124,27 @@ class Renderer {
     return this.t.isLiteral(name) ? text : pyFormat(text, values);
   }
 
-  renderApp(services: readonly Service[]): AppOutput {
-    const out: AppOutput = {
-      userlists: [],
-      http: [],
-      https: [],
-      appid: [],
-      frontends: [],
-      backends: [],
-      domainMap: [],
-      appMap: [],
-      usesHttpMap: false,
-      usesHttpsMap: false,
-      usesAppMap: false,
-      vhosts: [],
-    };
+  /** Renders one app's services into `out`; on an error nothing of the app stays there. */
+  renderApp(services: readonly Service[], out: Output): void {
+    const marks = Object.entries(out).map(([k, v]) => [k, (v as unknown[]).length] as const);
     // Map-line ownership is committed only if the whole app renders.
     const taken = { http: this.httpMapTaken, https: this.httpsMapTaken, app: this.appMapTaken };
     // All services of an app id render together: "first service of each app id" is local.
     const seen = new Set<string>();
-    for (const s of services) this.renderService(s, out, taken, seen);
+    try {
+      for (const s of services) this.renderService(s, out, taken, seen);
+    } catch (err) {
+      for (const [k, n] of marks) (out[k as keyof Output] as unknown[]).length = n;
+      throw err;
+    }
     this.httpMapTaken = taken.http;
     this.httpsMapTaken = taken.https;
     this.appMapTaken = taken.app;
-    return out;
   }
 
   private renderService(
     s: Service,
-    out: AppOutput,
+    out: Output,
     taken: { http: boolean; https: boolean; app: boolean },
     seen: Set<string>,
   ): void {
@@ -146,7 +153,10 @@ class Renderer {
     const haproxy_dir = this.o.haproxyDir ?? '/etc/haproxy';
     const map = this.o.haproxyMap === true;
     if (s.auth) {
-      out.userlists.push(this.fmt('USERLIST_HEAD', s, { backend, user: s.auth.user, passwd: s.auth.passwd }));
+      out.userlists.push({
+        text: this.fmt('USERLIST_HEAD', s, { backend, user: s.auth.user, passwd: s.auth.passwd }),
+        appId: s.appId,
+      });
     }
     if (this.o.bindHttpHttps !== false && s.hostname) {
       const hosts = s.hostname.split(',');
@@ -231,30 +241,36 @@ class Renderer {
         out.appMap.push([s.appId, backend]);
         if (!taken.app) {
           taken.app = true;
-          out.appid.push(this.fmt('MAP_HTTP_FRONTEND_APPID_ACL', s, { haproxy_dir }));
+          out.appid.push({
+            text: this.fmt('MAP_HTTP_FRONTEND_APPID_ACL', s, { haproxy_dir }),
+            appId: s.appId,
+          });
         }
       } else {
-        out.appid.push(
-          this.fmt('HTTP_FRONTEND_APPID_ACL', s, {
+        out.appid.push({
+          text: this.fmt('HTTP_FRONTEND_APPID_ACL', s, {
             cleanedUpAppId: sanitize(s.appId),
             hostname: s.hostname ?? null,
             appId: s.appId,
             backend,
           }),
-        );
+          appId: s.appId,
+        });
       }
     }
-    out.frontends.push(
-      this.fmt('FRONTEND_HEAD', s, {
-        bindAddr: s.bindAddr,
-        backend,
-        servicePort: s.servicePort,
-        mode,
-        sslCert: s.sslCert ? ` ssl crt ${s.sslCert}` : '',
-        bindOptions: s.bindOptions ? ` ${s.bindOptions}` : '',
-      }) + this.fmt('FRONTEND_BACKEND_GLUE', s, { backend }),
-    );
-    out.backends.push(this.backendBlock(s, backend, mode));
+    out.frontends.push({
+      text:
+        this.fmt('FRONTEND_HEAD', s, {
+          bindAddr: s.bindAddr,
+          backend,
+          servicePort: s.servicePort,
+          mode,
+          sslCert: s.sslCert ? ` ssl crt ${s.sslCert}` : '',
+          bindOptions: s.bindOptions ? ` ${s.bindOptions}` : '',
+        }) + this.fmt('FRONTEND_BACKEND_GLUE', s, { backend }),
+      appId: s.appId,
+    });
+    out.backends.push({ text: this.backendBlock(s, backend, mode), appId: s.appId });
   }
 
   private httpsFor(
@@ -405,14 +421,16 @@ export function renderConfig(all: readonly Service[], t: Templater, o: RenderOpt
   );
   const r = new Renderer(t, o, sorted);
   const errors: { appId: string; error: string }[] = [];
-  const outputs: [string, AppOutput][] = [];
+  const out = newOutput();
+  const failed = new Set<string>();
   for (let i = 0; i < selected.length;) {
     const appId = selected[i]!.appId;
     let j = i;
     while (j < selected.length && selected[j]!.appId === appId) j++;
     try {
-      outputs.push([appId, r.renderApp(selected.slice(i, j))]);
+      r.renderApp(selected.slice(i, j), out);
     } catch (err) {
+      failed.add(appId);
       errors.push({ appId, error: (err as Error).message });
     }
     i = j;
@@ -449,7 +467,7 @@ export function renderConfig(all: readonly Service[], t: Templater, o: RenderOpt
   };
   const head = o.head.endsWith('\n') ? o.head : `${o.head}\n`;
   add(head, undefined);
-  for (const [id, out] of outputs) for (const u of out.userlists) add(u, id);
+  for (const u of out.userlists) add(u.text, u.appId);
   const sslCerts = (o.sslCerts?.length ? o.sslCerts : [o.defaultSslCert ?? '/etc/ssl/cert.pem'])
     .map((c) => `crt ${c}`)
     .join(' ');
@@ -460,12 +478,12 @@ export function renderConfig(all: readonly Service[], t: Templater, o: RenderOpt
         '  http-request set-header Host %[req.hdr(host),regsub(:80$,)] if { req.hdr(host) -m end :80 }\n',
         undefined,
       );
-    for (const f of outputs.flatMap(([, x]) => x.http).sort(byWeight)) add(f.text, f.appId);
+    for (const f of out.http.sort(byWeight)) add(f.text, f.appId);
   }
   add(t.get('HTTP_FRONTEND_APPID_HEAD'), undefined);
-  for (const [id, out] of outputs) for (const a of out.appid) add(a, id);
+  for (const a of out.appid) add(a.text, a.appId);
   if (o.bindHttpHttps !== false) {
-    if (o.groupHttpsByVhost) addGroupedHttps(outputs, t, sslCerts, add);
+    if (o.groupHttpsByVhost) addGroupedHttps(out.vhosts, t, sslCerts, add);
     else {
       add(pyFormat(t.get('HTTPS_FRONTEND_HEAD'), { sslCerts }), undefined);
       if (o.stripHostPort)
@@ -473,11 +491,11 @@ export function renderConfig(all: readonly Service[], t: Templater, o: RenderOpt
           '  http-request set-header Host %[req.hdr(host),regsub(:443$,)] if { req.hdr(host) -m end :443 }\n',
           undefined,
         );
-      for (const f of outputs.flatMap(([, x]) => x.https).sort(byWeight)) add(f.text, f.appId);
+      for (const f of out.https.sort(byWeight)) add(f.text, f.appId);
     }
   }
-  for (const [id, out] of outputs) for (const f of out.frontends) add(f, id);
-  for (const [id, out] of outputs) for (const b of out.backends) add(b, id);
+  for (const f of out.frontends) add(f.text, f.appId);
+  for (const b of out.backends) add(b.text, b.appId);
   const mapText = (pairs: [string, string][]): string => {
     const seen = new Set<string>();
     let s = '';
@@ -489,13 +507,12 @@ export function renderConfig(all: readonly Service[], t: Templater, o: RenderOpt
     return s;
   };
   const backends = new Map<string, Service>();
-  const rendered = new Set(outputs.map(([id]) => id));
-  for (const s of selected) if (rendered.has(s.appId)) backends.set(backendName(s), s);
+  for (const s of selected) if (!failed.has(s.appId)) backends.set(backendName(s), s);
   return {
     text: chunks.join(''),
     ownerOfLine,
-    domainMap: mapText(outputs.flatMap(([, x]) => x.domainMap)),
-    appMap: mapText(outputs.flatMap(([, x]) => x.appMap)),
+    domainMap: mapText(out.domainMap),
+    appMap: mapText(out.appMap),
     errors,
     backends,
   };
@@ -503,19 +520,18 @@ export function renderConfig(all: readonly Service[], t: Templater, o: RenderOpt
 
 /** `--group-https-by-vhost` (§1.8): an SNI splitter on :443 and one TLS frontend per vhost. */
 function addGroupedHttps(
-  outputs: [string, AppOutput][],
+  vhosts: Output['vhosts'],
   t: Templater,
   defaultCerts: string,
   add: (text: string, owner: string | undefined) => void,
 ): void {
   const byHost = new Map<string, { service: Service; fragment: string; order: number }[]>();
   let order = 0;
-  for (const [, out] of outputs)
-    for (const v of out.vhosts) {
-      const list = byHost.get(v.host) ?? [];
-      list.push({ service: v.service, fragment: v.fragment, order: order++ });
-      byHost.set(v.host, list);
-    }
+  for (const v of vhosts) {
+    const list = byHost.get(v.host) ?? [];
+    list.push({ service: v.service, fragment: v.fragment, order: order++ });
+    byHost.set(v.host, list);
+  }
   const hosts = [...byHost.keys()].sort();
   add(t.get('HTTPS_GROUPED_FRONTEND_HEAD'), undefined);
   for (const h of hosts)
