@@ -4,6 +4,7 @@
 // specs/marathon-lb.md §1.2.3). Membership-only changes go through the Runtime API; anything else
 // is validated with `haproxy -c` and reloaded; an invalid config never replaces the running one.
 import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { mkdir, readFile, rename, writeFile, copyFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -49,6 +50,18 @@ export interface LbStatus {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Task states after which a task gets no new requests (Marathon-LB skips them at the next resync). */
+const LEAVING = new Set([
+  'TASK_KILLING',
+  'TASK_KILLED',
+  'TASK_FINISHED',
+  'TASK_FAILED',
+  'TASK_ERROR',
+  'TASK_DROPPED',
+  'TASK_GONE',
+  'TASK_GONE_BY_OPERATOR',
+]);
+
 export class LbController {
   readonly metrics: LbMetrics;
   readonly status: LbStatus = { excluded: [], reloads: 0, reloadsAvoided: 0, pendingRemovals: 0 };
@@ -67,6 +80,11 @@ export class LbController {
   private readonly dnsCache = new Map<string, { ip: string; at: number }>();
   /** Servers put in maintenance that HAProxy would not delete yet (live connections). */
   private removals: { backend: string; server: string }[] = [];
+  /** `backend/server` put in maintenance by a leaving-task event, until the next resync settles it. */
+  private readonly drained = new Map<string, number>();
+  /** Orders drains and fetches: a drain settles only in a resync that fetched after it. */
+  private seq = 0;
+  private fetchedAt = 0;
   private removalTimer: NodeJS.Timeout | undefined;
   /** Resolves when the first resync has finished (either way). */
   readonly firstSync: Promise<void>;
@@ -97,7 +115,10 @@ export class LbController {
         urls: this.o.marathon,
         log: this.o.log,
         onConnect: () => this.requestReset('event stream (re)connected'),
-        onEvent: () => this.requestReset(),
+        onEvent: (type, e) => {
+          if (type === 'status_update_event') void this.drainNow(e);
+          this.requestReset();
+        },
         ...(this.o.maxBackoffS !== undefined && { maxBackoffS: this.o.maxBackoffS }),
       });
       this.events.start();
@@ -110,6 +131,69 @@ export class LbController {
     if (why) this.o.log.debug({ why }, 'resync requested');
     this.pendingReset = true;
     this.wake?.();
+  }
+
+  /** A task going away (TASK_KILLING first): its servers stop getting new requests right now,
+   *  before the resync that follows removes them; its in-flight requests finish. */
+  async drainNow(e: Record<string, unknown>): Promise<void> {
+    const status = e.taskStatus;
+    if (typeof status !== 'string' || !LEAVING.has(status)) return;
+    if (!this.applied || !this.o.haproxy.running || this.o.runtimeApi === false) return;
+    const appId = typeof e.appId === 'string' ? e.appId : undefined;
+    if (!appId) return;
+    const prefix = `${appId.replace(/^\//, '').replace(/\//g, '_')}_`;
+    const ips = new Set(
+      (Array.isArray(e.ipAddresses) ? e.ipAddresses : [])
+        .map((a) => (a as { ipAddress?: unknown }).ipAddress)
+        .filter((x): x is string => typeof x === 'string'),
+    );
+    const host =
+      typeof e.host === 'string' ? (isIP(e.host) ? e.host : this.dnsCache.get(e.host)?.ip) : undefined;
+    const ports = new Set(
+      (Array.isArray(e.ports) ? e.ports : []).filter((p): p is number => typeof p === 'number'),
+    );
+    for (const [backend, b] of this.applied.model.backends) {
+      if (!backend.startsWith(prefix)) continue;
+      for (const srv of b.servers.values()) {
+        const i = srv.addr.lastIndexOf(':');
+        const ip = srv.addr.slice(0, i);
+        const port = Number(srv.addr.slice(i + 1));
+        // Container addresses are the task's own; agent addresses also need the task's host port.
+        const mine = ips.has(ip)
+          ? !(ip === host && ports.size > 0 && !ports.has(port))
+          : ip === host && ports.has(port);
+        if (!mine) continue;
+        try {
+          this.drained.set(`${backend}/${srv.name}`, ++this.seq);
+          await runtimeOk(this.o.socketPath, `set server ${backend}/${srv.name} state maint`);
+          this.metrics.runtimeCommands.inc({ kind: 'drain' });
+          this.o.log.debug({ backend, server: srv.name, status }, 'draining a leaving task');
+        } catch (err) {
+          this.o.log.debug({ err: (err as Error).message }, 'could not drain a leaving task early');
+        }
+      }
+    }
+  }
+
+  /** After a resync: a server drained early that Marathon still lists (the task did not leave
+   *  after all) serves again; the others were removed by the resync. */
+  private async settleDrained(): Promise<void> {
+    if (this.drained.size === 0) return;
+    const model = this.applied?.model;
+    let later = false;
+    for (const [key, at] of [...this.drained]) {
+      // Drained after this resync fetched its state: the next resync decides.
+      if (at > this.fetchedAt) {
+        later = true;
+        continue;
+      }
+      this.drained.delete(key);
+      const [backend, server] = key.split('/') as [string, string];
+      const line = model?.backends.get(backend)?.servers.get(server);
+      if (!line || /(^|\s)disabled(\s|$)/.test(line.options)) continue;
+      await runtimeOk(this.o.socketPath, `set server ${backend}/${server} state ready`).catch(() => {});
+    }
+    if (later) this.requestReset('settle early drains');
   }
 
   /** Validate and reload the config on disk (SIGUSR1, `/_mlb_signal/usr1`). */
@@ -201,6 +285,7 @@ export class LbController {
   }
 
   async resync(): Promise<void> {
+    this.fetchedAt = ++this.seq;
     const body = await this.client.apps();
     const parsed = parseApps(body);
     const hosts = await this.resolveHosts(parsed.apps);
@@ -229,6 +314,7 @@ export class LbController {
       r.domainMap === this.applied.domainMap &&
       r.appMap === this.applied.appMap
     ) {
+      await this.settleDrained();
       this.finish(excluded, 'unchanged');
       return;
     }
@@ -252,6 +338,7 @@ export class LbController {
             { added: plan.add.length, removed: plan.remove.length, reweighted: plan.weights.length },
             'backends updated through the Runtime API',
           );
+          await this.settleDrained();
           this.finish(excluded, 'ok', model);
           return;
         }
@@ -293,6 +380,7 @@ export class LbController {
       this.metrics.reloads.inc({ outcome: 'failed' });
       throw err;
     }
+    await this.settleDrained();
     this.finish(excluded, 'ok', model);
   }
 

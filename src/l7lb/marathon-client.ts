@@ -57,7 +57,7 @@ export interface EventStreamOptions {
   /** Called on every (re)connect: a full resync is due. */
   readonly onConnect: () => void;
   /** Called for each relevant event. */
-  readonly onEvent: (eventType: string) => void;
+  readonly onEvent: (eventType: string, event: Record<string, unknown>) => void;
   readonly maxBackoffS?: number;
   /** Abort a stream silent for this long (Marathon-LB: < 1 byte/s for 300 s). */
   readonly idleTimeoutMs?: number;
@@ -131,12 +131,12 @@ export class EventStream {
           for (const part of data.split('\r\n')) {
             if (!part.trim()) continue;
             try {
-              const e = JSON.parse(part) as { eventType?: unknown };
+              const e = JSON.parse(part) as { eventType?: unknown } & Record<string, unknown>;
               if (
                 typeof e.eventType === 'string' &&
                 (RELEVANT_EVENTS as readonly string[]).includes(e.eventType)
               )
-                this.o.onEvent(e.eventType);
+                this.o.onEvent(e.eventType, e);
             } catch {
               this.o.log.debug({ line: part.slice(0, 200) }, 'unparsable event');
             }

@@ -23,7 +23,7 @@ export function createLbMetrics(registry = new Registry()) {
     }),
     runtimeCommands: new Counter({
       name: 'dcnet_lb_runtime_commands_total',
-      help: 'Runtime API commands sent, by kind (add, remove, weight)',
+      help: 'Runtime API commands sent, by kind (add, remove, weight, drain)',
       labelNames: ['kind'],
       registers: [registry],
     }),

@@ -335,6 +335,40 @@ test(
 );
 
 test(
+  'a leaving task is drained as soon as its event arrives; one that stays is served again',
+  { skip: NEEDS_ROOT },
+  async () => {
+    await setApps([app('/web', 10001, { HAPROXY_0_VHOST: 'web.test' }, [8001, 8002])]);
+    await eventually(
+      async () => assert.deepEqual(await answering('web.test', 6), new Set(['web.8001', 'web.8002'])),
+      10_000,
+      200,
+    );
+    const before = await status();
+    // Marathon still lists the task as running (the stand-in does not change): only the event drains it.
+    const killing = {
+      eventType: 'status_update_event',
+      taskStatus: 'TASK_KILLING',
+      appId: '/web',
+      taskId: 'web.8002',
+      host: '127.0.0.1',
+      ipAddresses: [{ ipAddress: '127.0.0.1', protocol: 'IPv4' }],
+      ports: [8002],
+    };
+    await curl(['-X', 'POST', '-d', JSON.stringify(killing), 'http://127.0.0.1:8080/emit']);
+    // The resync that follows finds the task still running and puts it back.
+    await eventually(
+      async () => assert.deepEqual(await answering('web.test', 6), new Set(['web.8001', 'web.8002'])),
+      10_000,
+      200,
+    );
+    const metrics = await curl(['http://127.0.0.1:9090/_dcnet/metrics']);
+    assert.match(metrics, /dcnet_lb_runtime_commands_total\{kind="drain"\} 1/);
+    assert.equal((await status()).reloads, before.reloads);
+  },
+);
+
+test(
   'a bad app is left out with the reason; the others keep working; 503 without tasks',
   { skip: NEEDS_ROOT },
   async () => {

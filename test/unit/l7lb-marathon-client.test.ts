@@ -57,7 +57,7 @@ test('event stream: relevant events (several per payload) trigger; every connect
     urls: [url],
     log: pino({ level: 'silent' }),
     onConnect: () => connects++,
-    onEvent: (e) => events.push(e),
+    onEvent: (e) => void events.push(e),
     maxBackoffS: 1,
   });
   stream.start();
