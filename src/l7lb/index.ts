@@ -38,3 +38,4 @@ export { MarathonClient, EventStream, RELEVANT_EVENTS } from './marathon-client.
 export { LbController, blame, type LbStatus } from './controller.js';
 export { createLbMetrics, type LbMetrics } from './metrics.js';
 export { startLb, renderOnce, effectiveHead, HeadError, type LbOptions, type RunningLb } from './lb.js';
+export { lbApi } from './server.js';

@@ -3,8 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { createLbMetrics, type Haproxy, type LbController } from '../../src/l7lb/index.js';
-import { lbApi } from '../../src/l7lb/server.js';
+import { createLbMetrics, lbApi, type Haproxy, type LbController } from '../../src/l7lb/index.js';
 
 function fakes() {
   const calls: string[] = [];
