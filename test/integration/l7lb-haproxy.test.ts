@@ -627,6 +627,32 @@ test(
   },
 );
 
+test(
+  '--group-https-by-vhost: TLS per vhost behind an SNI splitter on :443',
+  { skip: NEEDS_ROOT },
+  async () => {
+    await lb.stop();
+    const d = join(dir, 'grouped');
+    await setApps(
+      [
+        app('/web', 10001, { HAPROXY_0_VHOST: 'web.test' }, [8001]),
+        app('/other', 10002, { HAPROXY_0_VHOST: 'other.test' }, [8003]),
+      ],
+      false,
+    );
+    lb = tb.spawn(host.netns, process.execPath, [
+      ...lbArgs.slice(0, -4),
+      '--haproxy-config',
+      join(d, 'haproxy.cfg'),
+      '--group-https-by-vhost',
+    ]);
+    const tls = (name: string) => curl(['-k', '--resolve', `${name}:443:127.0.0.1`, `https://${name}/`]);
+    await eventually(async () => assert.match(await tls('web.test'), /^web\.8001\n/), 20_000, 250);
+    assert.match(await tls('other.test'), /^web\.8003\n/);
+    assert.match(await get('/', 'other.test'), /^web\.8003\n/);
+  },
+);
+
 test('--dry prints the config for the current state and starts nothing', { skip: NEEDS_ROOT }, async () => {
   await setApps([app('/web', 10001, { HAPROXY_0_VHOST: 'dry.test' }, [8001])], false);
   const d = await tempDir('l7-dry');
