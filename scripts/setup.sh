@@ -11,6 +11,7 @@ declare -A probe=(
   [nftables]=/usr/sbin/nft
   [containernetworking-plugins]=/usr/lib/cni/bridge
   [haproxy]=/usr/sbin/haproxy
+  [openssl]=/usr/bin/openssl
   [etcd-server]=/usr/bin/etcd
   [etcd-client]=/usr/bin/etcdctl
   [dnsperf]=/usr/bin/dnsperf

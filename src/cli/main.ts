@@ -11,6 +11,7 @@ import { addStatusCommand } from './status.js';
 import { addConfigCommand } from './config.js';
 import { addDemoCommand } from './demo.js';
 import { addMesosDnsCommand } from './mesos-dns.js';
+import { addLbCommand } from './lb.js';
 import { UsageError } from './usage-error.js';
 
 export function buildProgram(): Command {
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   addConfigCommand(program);
   addEmulatorCommand(program);
   addMesosDnsCommand(program);
+  addLbCommand(program);
   return program;
 }
 

@@ -16,6 +16,9 @@ export const DEMO_PORTS = { mesos: 5050, marathon: 8080, dcnetMaster: 5080 } as 
 /** A name only the demo's upstream resolver knows (documentation address). */
 export const DEMO_OUTSIDE_NAME = 'outside.example.test';
 export const DEMO_OUTSIDE_IP = '192.0.2.10';
+/** The public agent running `dcnet lb` (HAProxy on :80, :443, :9090 of its namespace). */
+export const DEMO_LB_AGENT = 'p1';
+export const DEMO_VHOST = 'web.example.test';
 
 export interface DemoTask {
   id: string;
@@ -61,6 +64,7 @@ interface MarathonTaskJson {
 
 export class Demo {
   emulator!: Spawned;
+  lb: Spawned | undefined;
   readyMs = 0;
   private readonly publicAgents = new Set<string>();
 
@@ -127,6 +131,7 @@ export class Demo {
       opts.say('overlay ready; deploying examples/apps …');
       await demo.deployExamples();
       await demo.waitTasks(60_000);
+      await demo.startLb(opts.detach ? logDir : undefined);
       demo.readyMs = Date.now() - started;
       return demo;
     } catch (err) {
@@ -176,6 +181,42 @@ export class Demo {
       if (Date.now() > deadline || this.emulator.proc.exitCode !== null)
         throw new Error(`emulator did not start:\n${this.emulator.output().slice(-2000)}`);
       await sleep(50);
+    }
+  }
+
+  /** `dcnet lb` on the public agent, serving the `external` group (as Marathon-LB would). */
+  private async startLb(logDir: string | undefined): Promise<void> {
+    const { cluster } = this;
+    const host = cluster.agent(DEMO_LB_AGENT).host;
+    const dir = join(this.workdir, 'lb');
+    await mkdir(dir, { recursive: true });
+    this.lb = cluster.tb.spawn(
+      host.netns,
+      process.execPath,
+      [
+        DCNET_BIN,
+        'lb',
+        '--marathon',
+        this.marathonUrl,
+        '--group',
+        'external',
+        '--haproxy-config',
+        join(dir, 'haproxy.cfg'),
+        '--templates',
+        join(dir, 'templates'),
+      ],
+      logDir !== undefined ? { logFile: join(logDir, 'lb.log') } : {},
+    );
+    // Ready once HAProxy routes the vhost to a web task.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const { stdout } = await cluster.tb
+        .exec(host.netns, 'curl', ['-s', '-m', '2', '-H', `Host: ${DEMO_VHOST}`, 'http://127.0.0.1/'])
+        .catch(() => ({ stdout: '' }));
+      if (stdout.startsWith('web.')) return;
+      if (Date.now() > deadline || this.lb.proc.exitCode !== null)
+        throw new Error(`dcnet lb did not route ${DEMO_VHOST}:\n${this.lb.output().slice(-2000)}`);
+      await sleep(200);
     }
   }
 
@@ -282,9 +323,12 @@ export class Demo {
 
   async clusterJson(): Promise<ClusterJson> {
     const { cluster } = this;
-    const pids = [cluster.master.proc, ...[...cluster.agents.values()].map((a) => a.proc), this.emulator].map(
-      (p) => p.proc.pid!,
-    );
+    const pids = [
+      cluster.master.proc,
+      ...[...cluster.agents.values()].map((a) => a.proc),
+      ...(this.lb ? [this.lb] : []),
+      this.emulator,
+    ].map((p) => p.proc.pid!);
     const { master, agents } = this.nodes();
     return {
       prefix: cluster.tb.prefix,
@@ -363,6 +407,8 @@ export class Demo {
       ...(web
         ? [`  ip netns exec ${web.netns} dig +short ${DEMO_OUTSIDE_NAME}    # a task: forwarded upstream`]
         : []),
+      `  ip netns exec ${m.netns} curl -s -H 'Host: ${DEMO_VHOST}' http://${cluster.agent(DEMO_LB_AGENT).host.ip}/   # layer 7 (dcnet lb)`,
+      `  ip netns exec ${m.netns} curl -s http://${cluster.agent(DEMO_LB_AGENT).host.ip}:9090/_haproxy_getconfig`,
     );
     const vips = await this.vips().catch(() => ({ vips: [] }) as VipTable);
     if (vips.vips.length > 0) {
@@ -589,10 +635,45 @@ export class Demo {
         throw new Error(`curl web.marathon.l4lb.thisdcos.directory from ${from.id} → ${JSON.stringify(id)}`);
       return `${named.length} VIP names on ${names.length} nodes; ${from.app} task → web by name`;
     });
+    await record(`layer 7: ${DEMO_VHOST} on the public agent reaches every web task`, async () => {
+      const web = new Set(tasks.filter((t) => t.app === '/web').map((t) => t.id));
+      const lbIp = cluster.agent(DEMO_LB_AGENT).host.ip;
+      const from = cluster.master.host.netns;
+      const seen = new Set<string>();
+      for (let i = 0; i < 12 && seen.size < web.size; i++) {
+        const { stdout } = await cluster.tb.exec(from, 'curl', [
+          '-s',
+          '-m',
+          '3',
+          '-H',
+          `Host: ${DEMO_VHOST}`,
+          `http://${lbIp}/`,
+        ]);
+        const id = stdout.split('\n')[0]!;
+        if (!web.has(id)) throw new Error(`answered ${JSON.stringify(stdout.slice(0, 80))}, not a web task`);
+        seen.add(id);
+      }
+      if (seen.size !== web.size) throw new Error(`only ${seen.size} of ${web.size} web tasks answered`);
+      const { stdout } = await cluster.tb.exec(from, 'curl', [
+        '-s',
+        '-m',
+        '3',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        '-H',
+        'Host: nosuch.example.test',
+        `http://${lbIp}/`,
+      ]);
+      if (stdout !== '503') throw new Error(`an unknown vhost answered ${stdout}, not 503`);
+      return `${seen.size} of ${web.size} tasks via ${lbIp}:80`;
+    });
     return results;
   }
 
   async destroy(): Promise<void> {
+    await this.lb?.stop();
     await this.emulator?.stop();
     await this.cluster.destroy();
   }

@@ -36,7 +36,7 @@ const getApp = async (id: string): Promise<AppJson> =>
 test('dcnet demo --check: ready, every capability verified, torn down', { skip: NEEDS_ROOT }, async () => {
   const r = await runDcnet(['demo', '--check']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /^10 passed, 0 failed$/m);
+  assert.match(r.stdout, /^11 passed, 0 failed$/m);
   const ready = Number(/ready in ([\d.]+) s/.exec(r.stdout)?.[1]);
   assert.ok(ready > 0 && ready < 20, `ready in ${ready} s`);
   assert.deepEqual(await sweepStale(), [], 'nothing left behind');

@@ -99,8 +99,12 @@ export async function startMaster(
 /** Runs a dcnet command to completion. */
 export async function runDcnet(
   args: string[],
+  opts: { env?: NodeJS.ProcessEnv } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const proc = spawn(process.execPath, [DCNET, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [DCNET, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.env && { env: opts.env }),
+  });
   started.add(proc);
   let stdout = '';
   let stderr = '';

@@ -22,18 +22,23 @@ function prng(seed: number): () => number {
 }
 
 async function registerOne(url: string, ip: string): Promise<AgentInfo | undefined> {
+  // A ref'd timer, not AbortSignal.timeout (unref'd): a body read that a kill left unsettled must
+  // neither hang the round nor let the event loop run dry under a pending test.
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), 10_000);
   try {
     const res = await fetch(`${url}/overlay-master/agents`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ ip, mesos_bridge: true, docker_bridge: true }),
-      // A connection the kill left half-open must not hang the round.
-      signal: AbortSignal.timeout(10_000),
+      signal: ac.signal,
     });
     if (res.status !== 200) return undefined;
     return (await res.json()) as AgentInfo;
   } catch {
     return undefined; // connection reset by the kill
+  } finally {
+    clearTimeout(timer);
   }
 }
 

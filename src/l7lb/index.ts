@@ -1,0 +1,41 @@
+// Layer 7: a Marathon-LB-compatible HAProxy controller (`dcnet lb`).
+export { pyFormat, pyStr, TemplateError } from './format.js';
+export {
+  Templater,
+  TEMPLATES,
+  defaultHead,
+  globalOptions,
+  type HeadOptions,
+  type TemplateName,
+} from './templates.js';
+export { serverId, cookieOf } from './server-id.js';
+export { parseApps, stripNulls, type MarathonApp, type MarathonTask } from './marathon.js';
+export {
+  buildServices,
+  hostsToResolve,
+  taskIpAndPorts,
+  networkingMode,
+  ServicePortAssigner,
+  healthCheckFor,
+  mergeDeploymentGroups,
+  parseBool,
+  type Service,
+  type Backend,
+  type ServiceOptions,
+} from './services.js';
+export {
+  renderConfig,
+  backendName,
+  serverName,
+  serviceInGroups,
+  type RenderOptions,
+  type RenderResult,
+} from './render.js';
+export { parseConfig, planRuntime, type ConfigModel, type RuntimePlan } from './config-model.js';
+export { Haproxy, selfSignedCert } from './haproxy.js';
+export { runtimeCommand } from './runtime.js';
+export { MarathonClient, EventStream, RELEVANT_EVENTS } from './marathon-client.js';
+export { LbController, blame, type LbStatus } from './controller.js';
+export { createLbMetrics, type LbMetrics } from './metrics.js';
+export { startLb, renderOnce, effectiveHead, HeadError, type LbOptions, type RunningLb } from './lb.js';
+export { lbApi } from './server.js';
