@@ -56,7 +56,8 @@ export interface WatchEvent {
 
 export interface WatchOptions {
   readonly prefix: string;
-  /** First revision to deliver (inclusive); default: the next revision. */
+  /** First revision to deliver (inclusive); default: from when the store registers the watch
+   *  (for a remote store that is shortly after the call: pass a revision to miss nothing). */
   readonly fromRevision?: number;
   /** Events of one revision are delivered together, in revision order. */
   readonly onEvents: (events: readonly WatchEvent[], revision: number) => void;
