@@ -48,13 +48,16 @@ export function parseMasterEntry(entry: string, scheme: 'http' | 'https' = 'http
   return { base: `${url.protocol}//${url.host}`, host, port };
 }
 
-/** The leader's host from a state's `leader` pid (`master@10.0.0.1:5050`). */
-export function leaderHost(leader: string | undefined): string | undefined {
-  const at = leader?.split('@')[1];
+/** The host of a libprocess pid (`master@10.0.0.1:5050`, `slave(1)@[fd00::1]:5051`). */
+export function pidHost(pid: string | undefined): string | undefined {
+  const at = pid?.split('@')[1];
   if (!at) return undefined;
   const m = /^\[([^\]]+)\]:\d+$/.exec(at) ?? /^([^:]+):\d+$/.exec(at);
   return m?.[1];
 }
+
+/** The leader's host from a state's `leader` pid. */
+export const leaderHost = pidHost;
 
 export class MesosStatePoller {
   private readonly endpoints: Endpoint[];

@@ -3,7 +3,7 @@
 // only the leader writes; a master that becomes leader writes at least once in its term.
 import { lookup } from 'node:dns/promises';
 import type { Logger } from 'pino';
-import { leaderHost, type MesosState } from '../../cluster/index.js';
+import { leaderHost, pidHost, type MesosState } from '../../cluster/index.js';
 import { parseAddress } from '../../net/index.js';
 import type { Compare, Store } from '../../store/index.js';
 import { ZonePublisher } from './publisher.js';
@@ -79,11 +79,7 @@ export class MasterZones {
 
   private async resolveAgents(state: MesosState): Promise<void> {
     for (const s of state.slaves) {
-      const host =
-        s.pid
-          .split('@')[1]
-          ?.replace(/:\d+$/, '')
-          .replace(/^\[|\]$/g, '') ?? s.hostname;
+      const host = pidHost(s.pid) ?? s.hostname;
       if (!host || parseAddress(host) || this.resolved.has(host)) continue;
       try {
         const r = await lookup(host, { family: 4 });

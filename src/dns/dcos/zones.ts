@@ -3,7 +3,7 @@
 // lower-case FQDNs with a trailing dot; values are IP literals, SRV values `target.:port`.
 import { formatAddress, parseAddress, dcosLabel } from '../../net/index.js';
 import type { MesosState, MesosTask } from '../../cluster/index.js';
-import { parsePortRanges } from '../../cluster/index.js';
+import { parsePortRanges, pidHost } from '../../cluster/index.js';
 
 export interface ZoneRecords {
   readonly a: Map<string, Set<string>>;
@@ -125,7 +125,7 @@ export function dcosZone(input: DcosZoneInput): ZoneRecords {
   const z = emptyZone();
   const agentIp = new Map<string, string>();
   for (const s of input.state.slaves) {
-    const host = agentHost(s.pid) ?? s.hostname;
+    const host = pidHost(s.pid) ?? s.hostname;
     if (!host) continue;
     const ip = parseAddress(host) ? host : input.resolved?.get(host);
     if (ip) agentIp.set(s.id, ip);
@@ -147,12 +147,6 @@ export function dcosZone(input: DcosZoneInput): ZoneRecords {
   if (input.leaderIp) addAddress(z, `leader.${ZONES.dcos}.`, input.leaderIp);
   for (const ip of input.masterIps) addAddress(z, `master.${ZONES.dcos}.`, ip);
   return z;
-}
-
-function agentHost(pid: string): string | undefined {
-  const at = pid.split('@')[1];
-  if (!at) return undefined;
-  return (/^\[([^\]]+)\]:\d+$/.exec(at) ?? /^([^:]+):\d+$/.exec(at))?.[1];
 }
 
 /** Every IP of the latest status's network infos (by timestamp, any state). */
