@@ -24,7 +24,7 @@ const HC_HTTP = {
   maxConsecutiveFailures: 10,
 };
 const HOSTS = new Map([
-  ['agent1', '1.1.1.1'],
+  ['agent1', '192.0.2.1'],
   ['agent2', '10.0.0.2'],
 ]);
 
@@ -141,7 +141,7 @@ test('Case A: simple HTTP app', () => {
       '  http-request add-header X-Forwarded-Proto https if { ssl_fc }',
       '  option  httpchk GET /',
       '  timeout check 10s',
-      '  server agent1_1_1_1_1_1024 1.1.1.1:1024 id 28363 check inter 2s fall 11',
+      '  server agent1_192_0_2_1_1024 192.0.2.1:1024 id 18199 check inter 2s fall 11',
     ),
   );
   assert.equal(
@@ -155,7 +155,7 @@ test('Case A variants: COMMAND and TCP health checks', () => {
   assert.match(cmd, /frontend nginx_10000\n {2}bind \*:10000\n {2}mode tcp\n/);
   assert.match(
     cmd,
-    /backend nginx_10000\n {2}balance roundrobin\n {2}mode tcp\n {2}server agent1_1_1_1_1_1024 1.1.1.1:1024 id 28363 check inter 2s fall 11\n/,
+    /backend nginx_10000\n {2}balance roundrobin\n {2}mode tcp\n {2}server agent1_192_0_2_1_1024 192.0.2.1:1024 id 18199 check inter 2s fall 11\n/,
   );
   assert.doesNotMatch(cmd, /app__nginx|httpchk/);
   const tcp = render([
@@ -163,7 +163,7 @@ test('Case A variants: COMMAND and TCP health checks', () => {
   ]).body;
   assert.match(tcp, /backend nginx_10000\n {2}balance roundrobin\n {2}mode http\n/);
   assert.doesNotMatch(tcp, /httpchk|timeout check/);
-  assert.match(tcp, /id 28363 check inter 2s fall 11\n/);
+  assert.match(tcp, /id 18199 check inter 2s fall 11\n/);
 });
 
 test('Case B: vhost and redirect, single and multiple vhosts', () => {
@@ -376,7 +376,7 @@ test('HSTS, balance, proxypass, revproxy, redirect: HAProxy 2.6 directives inste
 
 test('health check port, port index of another service, out of range', () => {
   const port = render([app({ hc: [{ ...HC_HTTP, portIndex: undefined, port: 1024 }] })]).body;
-  assert.match(port, /id 28363 check inter 2s fall 11 port 1024\n/);
+  assert.match(port, /id 18199 check inter 2s fall 11 port 1024\n/);
   const two = (idx: string) =>
     render(
       [
@@ -436,8 +436,8 @@ test('groups: fallback, per-port, hybrid; strict mode and ENABLED', () => {
     { groups: ['external', 'internal'] },
   ).body;
   assert.match(both, /frontend nginx_10000\n {2}bind \*:10000\n {2}mode tcp/);
-  assert.match(both, /server agent1_1_1_1_1_1024 1.1.1.1:1024 id 28363\n/);
-  assert.match(both, /server agent1_1_1_1_1_1025 1.1.1.1:1025 id 19971\n/);
+  assert.match(both, /server agent1_192_0_2_1_1024 192.0.2.1:1024 id 18199\n/);
+  assert.match(both, /server agent1_192_0_2_1_1025 192.0.2.1:1025 id 22260\n/);
   const perPort = render([
     app({
       ports: [10000, 10001],
@@ -484,7 +484,7 @@ test('sticky: cookie line and cookie id', () => {
   const { body } = render([app({ hc: [], labels: { HAPROXY_0_STICKY: 'true' } })]);
   assert.match(
     body,
-    /cookie mesosphere_server_id insert indirect nocache\n {2}server agent1_1_1_1_1_1024 1.1.1.1:1024 id 28363 check cookie d6ad48c81f\n/,
+    /cookie mesosphere_server_id insert indirect nocache\n {2}server agent1_192_0_2_1_1024 192.0.2.1:1024 id 18199 check cookie fb7fe802da\n/,
   );
 });
 
@@ -868,7 +868,7 @@ test('dcnet fixes: HTTPS checks speak TLS, not-ready tasks get no traffic, servi
   const https = render([
     app({ hc: [{ ...HC_HTTP, protocol: 'MESOS_HTTPS' }], labels: { HAPROXY_0_VHOST: 'a.test' } }),
   ]).body;
-  assert.match(https, /id 28363 check inter 2s fall 11 check-ssl verify none\n/);
+  assert.match(https, /id 18199 check inter 2s fall 11 check-ssl verify none\n/);
   assert.doesNotMatch(render([app({})]).body, /check-ssl/);
   const deploying: MarathonApp = {
     ...app({
@@ -883,8 +883,8 @@ test('dcnet fixes: HTTPS checks speak TLS, not-ready tasks get no traffic, servi
     ],
   };
   const ready = render([deploying]).body;
-  assert.match(ready, /1\.1\.1\.1:1024/);
-  assert.doesNotMatch(ready, /1\.1\.1\.1:1025/);
+  assert.match(ready, /192\.0\.2\.1:1024/);
+  assert.doesNotMatch(ready, /192\.0\.2\.1:1025/);
   // The second mapping has no service port: index 2 keeps its own task port (Marathon-LB shifted it).
   const holes: MarathonApp = {
     id: '/holes',
@@ -902,9 +902,9 @@ test('dcnet fixes: HTTPS checks speak TLS, not-ready tasks get no traffic, servi
   const h = render([holes]).body;
   assert.match(
     block(h, 'backend holes_10042'),
-    /mode http\n[\s\S]*server agent1_1_1_1_1_31002 1\.1\.1\.1:31002 /,
+    /mode http\n[\s\S]*server agent1_192_0_2_1_31002 192\.0\.2\.1:31002 /,
   );
-  assert.match(block(h, 'backend holes_10040'), /server agent1_1_1_1_1_31000 1\.1\.1\.1:31000 /);
+  assert.match(block(h, 'backend holes_10040'), /server agent1_192_0_2_1_31000 192\.0\.2\.1:31000 /);
 });
 
 test('HAPROXY_GLOBAL_DEFAULT_OPTIONS: sorted, de-duplicated option lines (test_marathon_lb_haproxy_options.py)', async () => {
@@ -996,8 +996,8 @@ test('dcnet extension: HAPROXY_{n}_SERVER_WEIGHT, per app even inside a zdd grou
     tasks: [{ host: 'agent1', ports: [2002] }],
   });
   const b = block(render([stable, canary]).body, 'backend shop_10060');
-  assert.match(b, /server agent1_1_1_1_1_2001 1\.1\.1\.1:2001 id \d+ weight 9( disabled)?\n/);
-  assert.match(b, /server agent1_1_1_1_1_2002 1\.1\.1\.1:2002 id \d+ weight 1$/);
+  assert.match(b, /server agent1_192_0_2_1_2001 192\.0\.2\.1:2001 id \d+ weight 9( disabled)?\n/);
+  assert.match(b, /server agent1_192_0_2_1_2002 192\.0\.2\.1:2002 id \d+ weight 1$/);
   const { errors } = render([app({ labels: { HAPROXY_0_SERVER_WEIGHT: '300' } })]);
   assert.match(errors[0]!.error, /HAPROXY_0_SERVER_WEIGHT: 300 is not a server weight/);
 });

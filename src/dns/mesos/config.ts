@@ -2,7 +2,7 @@
 // validation, keys matched case-insensitively as Go's JSON decoder does, so an existing file works
 // unchanged. Differences from upstream, all deliberate:
 // * `resolvers` omitted (or `[]`) → the node's resolv.conf nameservers minus the node's own
-//   addresses; never a hard-coded public resolver (upstream defaults to 8.8.8.8).
+//   addresses; never a hard-coded public resolver (upstream defaults to a public resolver).
 // * `refreshSeconds` ≤ 0, a non-IP `listener`/`httpListener`, negative TTLs/timeouts are rejected
 //   here instead of crashing later.
 // * A host name in `masters` is accepted (as upstream validation does) and resolved on every
