@@ -61,12 +61,19 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
   const log = opts.logger;
   for (const key of opts.config.ignoredKeys) log.info({ key }, 'config key not used by dcnet');
   const metrics = createMasterMetrics();
-  const onFatal =
+  const fatal =
     opts.onFatal ??
     ((err: Error) => {
       log.fatal({ err }, 'store failed; exiting so that a supervisor restarts the master from durable state');
       process.exit(1);
     });
+  // The log's own failure report and the request that hit it may both get here: act once.
+  let fatalSeen = false;
+  const onFatal = (err: Error): void => {
+    if (fatalSeen) return;
+    fatalSeen = true;
+    fatal(err);
+  };
   const events = { ...metrics.events, onFatal };
 
   if (opts.storeUrl !== undefined) {
@@ -120,8 +127,18 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
   }
 
   let store = opts.store;
+  let storeFailure: Error | undefined;
   if (!store) {
-    const embedded = await EmbeddedStore.open(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {});
+    // A failed log write (disk full, I/O error) is fatal, as in etcd: nothing is acknowledged
+    // that is not durable, /health reports it, and the process exits for its supervisor.
+    const failStore = (err: Error): void => {
+      storeFailure = err;
+      onFatal(err);
+    };
+    const embedded = await EmbeddedStore.open({
+      ...(opts.dataDir !== undefined && { dataDir: opts.dataDir }),
+      onFatal: failStore,
+    });
     const r = embedded.recovery;
     if (r.tornBytes > 0)
       log.warn({ bytes: r.tornBytes }, 'cut a torn record from the end of the log (crash during a write)');
@@ -145,7 +162,7 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
   }
   metrics.attach(master);
   const app = newApp(log);
-  registerMasterRoutes(app, master, metrics);
+  registerMasterRoutes(app, { current: () => master, failure: () => storeFailure }, metrics);
   // Agents reach the store through the master: publication of their overlay info and watches.
   registerStoreRoutes(app, store);
   const single = store;
