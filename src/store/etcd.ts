@@ -95,14 +95,20 @@ export class EtcdStore extends TxnBackedStore implements Store {
     super();
     const tls = options.tls;
     if (tls && (tls.cert === undefined) !== (tls.key === undefined)) {
-      throw new StoreError('invalid', 'etcd TLS: a client certificate needs its key, and a key its certificate');
+      throw new StoreError(
+        'invalid',
+        'etcd TLS: a client certificate needs its key, and a key its certificate',
+      );
     }
     const opts: IOptions = {
       hosts: options.endpoints.map((h) => `${tls ? 'https' : 'http'}://${h}`),
       ...(tls && {
         credentials: {
           rootCertificate: Buffer.from(tls.ca),
-          ...(tls.cert !== undefined && { certChain: Buffer.from(tls.cert), privateKey: Buffer.from(tls.key!) }),
+          ...(tls.cert !== undefined && {
+            certChain: Buffer.from(tls.cert),
+            privateKey: Buffer.from(tls.key!),
+          }),
         },
       }),
       dialTimeout: options.timeoutMs ?? 5000,
