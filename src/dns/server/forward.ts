@@ -10,6 +10,7 @@
 //     with only the rcode changed, which dig reports as "query response not set").
 // Both refuse clients outside the allow-list: dcnet is never an open resolver.
 import { AllowList } from './access.js';
+import type { InFlightLimit } from './limits.js';
 import { DnsMetrics, dnsMetrics } from './metrics.js';
 import { upstreamKey, type DnsHandler, type HandlerContext, type Upstream } from './types.js';
 import { ExchangeError, UpstreamPool, type UpstreamPoolOptions } from './upstream.js';
@@ -147,6 +148,11 @@ interface CommonOptions {
   readonly zone?: string;
   /** Sockets per upstream and their rotation (see upstream.ts). */
   readonly sockets?: Omit<UpstreamPoolOptions, 'onReject'>;
+  /**
+   * Slots for this forwarder's queries in flight; default the server's (`maxConcurrent`). Over
+   * it a query is dropped (UDP) or its connection closed (TCP), as dcos-dns `handler_limit`.
+   */
+  readonly limit?: InFlightLimit;
 }
 
 export interface MesosForwarderOptions extends CommonOptions {
@@ -183,6 +189,26 @@ function forwarderState(opts: CommonOptions): {
       return (last = metricsFor(opts, ctx));
     },
   };
+}
+
+/**
+ * Runs `forward` in one of the limit's slots; over the limit: dropped (undefined) and counted by
+ * the server (which also closes a TCP connection).
+ */
+function inSlot(
+  opts: CommonOptions,
+  ctx: HandlerContext,
+  metrics: DnsMetrics,
+  forward: () => Promise<Buffer | undefined>,
+): Promise<Buffer | undefined> | undefined {
+  const limit = opts.limit ?? ctx.forwardLimit;
+  if (!limit) return forward();
+  if (!limit.tryTake()) {
+    if (ctx.overload) ctx.overload();
+    else metrics.drop('overload');
+    return undefined;
+  }
+  return forward().finally(() => limit.release());
 }
 
 /** REFUSED for clients outside the allow-list, else a cache hit, else undefined (go ahead). */
@@ -232,7 +258,7 @@ export function createMesosForwarder(opts: MesosForwarderOptions): DnsHandler {
     if (!externalOn || opts.servers.length === 0) return replyFor(q, RCODE.REFUSED);
     const early = refusedOrCached(q, ctx, allow, opts.cache);
     if (early) return early;
-    return forward(bytes, q, ctx, metrics);
+    return inSlot(opts, ctx, metrics, () => forward(bytes, q, ctx, metrics));
   };
 }
 
@@ -309,6 +335,6 @@ export function createDcosForwarder(opts: DcosForwarderOptions): DnsHandler {
       metrics.forwardFailure(opts.zone ?? ctx.zone);
       return replyFor(q, RCODE.SERVFAIL);
     }
-    return forward(bytes, q, ctx, metrics, ups);
+    return inSlot(opts, ctx, metrics, () => forward(bytes, q, ctx, metrics, ups));
   };
 }

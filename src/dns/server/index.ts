@@ -30,6 +30,7 @@ export * from './types.js';
 export * from './wire.js';
 export * from './metrics.js';
 export * from './access.js';
+export * from './limits.js';
 export * from './upstream.js';
 export * from './forward.js';
 export * from './mesos-responder.js';
