@@ -177,3 +177,41 @@ test('TCP: a client trickling bytes loses its connection at the message deadline
   assert.deepEqual(replies, [1, 2, 3]);
   assert.ok(!steady.destroyed);
 });
+
+test('per-client rate limit: over it UDP is dropped and TCP refused, while another client (and an exempt one) is served', async () => {
+  const { port, s, registry } = await nodeDns({
+    clientRateLimit: { qps: 1, burst: 20, exempt: ['127.0.0.7'] },
+  });
+  const blast = async (from: string, count: number): Promise<number> => {
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, from, r));
+    let replies = 0;
+    sock.on('message', () => replies++);
+    const q = queryBytes('ready.spartan', 'A');
+    for (let i = 0; i < count; i++) sock.send(q, port, '127.0.0.1');
+    for (let i = 0; i < 20 && replies < count; i++) await sleep(10);
+    sock.close();
+    return replies;
+  };
+  const greedy = await blast('127.0.0.5', 200);
+  assert.ok(greedy >= 20 && greedy <= 22, `${greedy} of 200 answered at 1 qps, burst 20`);
+  // The greedy client over TCP: REFUSED (TCP sources cannot be spoofed, so it is told).
+  const c = connect({ host: '127.0.0.1', port, localAddress: '127.0.0.5' });
+  conns.push(c);
+  const tcpReply = await new Promise<Buffer>((resolve, reject) => {
+    c.on('error', reject);
+    c.on('data', (d: Buffer) => resolve(d.subarray(2)));
+    const q = queryBytes('ready.spartan', 'A', { id: 31 });
+    c.write(Buffer.concat([Buffer.from([0, q.length]), q]));
+  });
+  assert.equal(decode(tcpReply).id, 31);
+  assert.equal(rcodeOf(decode(tcpReply)), 'REFUSED');
+  // Another client, meanwhile: served (a health check with dig too).
+  assert.equal(rcodeOf(decode(await udpAsk(port, queryBytes('ready.spartan', 'A'), 500))), 'NOERROR');
+  assert.match(await dig(port, ['ready.spartan', 'ANY']), /status: NOERROR/);
+  // An exempt client is never limited.
+  assert.equal(await blast('127.0.0.7', 200), 200);
+  const limited = s.server.metrics.dropsOf('ratelimit');
+  assert.ok(limited >= 170 + 1, `${limited} limited`);
+  assert.match(await registry.getSingleMetricAsString('dcnet_dns_dropped_total'), /reason="ratelimit"/);
+});

@@ -7,10 +7,13 @@
 //   * TCP: open connections capped; each message must arrive whole within `tcpMessageMs` of its
 //     first byte (the first message: of the connect), so a client trickling bytes loses its slot;
 //     an idle connection is closed after `tcpIdleMs`.
+//   * an optional per-client rate limit (`clientRateLimit`, token bucket per source address) on
+//     every query: over it a UDP query is dropped (no answer to a possibly spoofed source, so
+//     no reflection), a TCP query gets REFUSED. Off unless configured: the daemons set it.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server as TcpServer, type Socket as TcpSocket } from 'node:net';
 import type { Registry } from 'prom-client';
-import { InFlightLimit } from './limits.js';
+import { ClientRateLimit, InFlightLimit, type ClientRateLimitOptions } from './limits.js';
 import { DnsMetrics, dnsMetrics } from './metrics.js';
 import type { DnsHandler, HandlerContext } from './types.js';
 import {
@@ -56,6 +59,8 @@ export interface DnsServerOptions {
    * this long of the connect (default 3000 ms); else the connection is closed (`tcp_deadline`).
    */
   readonly tcpMessageMs?: number;
+  /** Queries per client address (token bucket); default none. */
+  readonly clientRateLimit?: ClientRateLimitOptions | ClientRateLimit;
   /** Cap on the client's EDNS0 UDP size (default 4096). */
   readonly maxUdpPayload?: number;
   /** UDP socket receive buffer (default 1 MiB, as dcos-dns). */
@@ -87,6 +92,7 @@ export class DnsServer {
   private readonly maxTcpConnections: number;
   private readonly tcpIdleMs: number;
   private readonly tcpMessageMs: number;
+  private readonly rateLimit: ClientRateLimit | undefined;
   private readonly maxUdpPayload: number;
   private readonly recvBuf: number;
   private readonly log: DnsLogger | undefined;
@@ -97,6 +103,8 @@ export class DnsServer {
     this.maxTcpConnections = opts.maxTcpConnections ?? 1024;
     this.tcpIdleMs = opts.tcpIdleMs ?? 10_000;
     this.tcpMessageMs = opts.tcpMessageMs ?? 3000;
+    const rl = opts.clientRateLimit;
+    this.rateLimit = rl === undefined || rl instanceof ClientRateLimit ? rl : new ClientRateLimit(rl);
     this.maxUdpPayload = opts.maxUdpPayload ?? DEFAULT_MAX_UDP_PAYLOAD;
     this.recvBuf = opts.udpRecvBufferSize ?? 1 << 20;
     this.log = opts.logger;
@@ -177,7 +185,12 @@ export class DnsServer {
       }
       udp.on('error', (e) => this.log?.warn({ err: e.message, host: l.host }, 'dns udp socket error'));
       tcp.on('error', (e) => this.log?.warn({ err: e.message, host: l.host }, 'dns tcp listener error'));
-      udp.on('message', (msg, rinfo) =>
+      const limit = this.rateLimit;
+      udp.on('message', (msg, rinfo) => {
+        if (limit && !limit.allow(rinfo.address)) {
+          this.metrics.drop('ratelimit');
+          return;
+        }
         this.onQuery(
           msg,
           'udp',
@@ -192,8 +205,8 @@ export class DnsServer {
             }
           },
           () => this.metrics.drop('overload'),
-        ),
-      );
+        );
+      });
       return { host: l.host, port, udp, tcp };
     }
   }
@@ -212,6 +225,7 @@ export class DnsServer {
     // Message deadline: `started` is when the message being read began (the connect for the
     // first); one timer per connection, re-armed for the remainder rather than per chunk.
     const messageMs = this.tcpMessageMs;
+    const limit = this.rateLimit;
     let started = Date.now();
     let awaiting = true;
     let deadline: NodeJS.Timeout | undefined;
@@ -268,6 +282,12 @@ export class DnsServer {
         buf = buf.subarray(2 + len);
         // The next message (if any bytes of it are here) starts now.
         started = Date.now();
+        if (limit && !limit.allow(addr)) {
+          // Not spoofable over TCP: tell the client.
+          this.metrics.drop('ratelimit');
+          reply(errorReply(msg.readUInt16BE(0), msg.readUInt16BE(2), RCODE.REFUSED));
+          continue;
+        }
         this.onQuery(msg, 'tcp', addr, port, reply, overload);
       }
       awaiting = buf.length > 0;
