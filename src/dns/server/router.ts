@@ -5,7 +5,8 @@
 //
 // Deliberate differences: a forward zone is chosen by longest suffix (the original took whichever
 // matching entry a map fold saw last); only the first question is routed (the original answered
-// mixed multi-question queries internally); forwarded answers for non-cluster names may be cached.
+// mixed multi-question queries internally); forwarded answers for non-cluster names may be cached;
+// `.mesos` has forwarding slots of its own (a flood towards dead upstreams cannot starve it).
 import { readFileSync } from 'node:fs';
 import { AllowList, upstreamsFromResolvConf } from './access.js';
 import { createDcosForwarder, ForwardCache, metricsFor } from './forward.js';
