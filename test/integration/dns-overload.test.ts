@@ -215,3 +215,27 @@ test('per-client rate limit: over it UDP is dropped and TCP refused, while anoth
   assert.ok(limited >= 170 + 1, `${limited} limited`);
   assert.match(await registry.getSingleMetricAsString('dcnet_dns_dropped_total'), /reason="ratelimit"/);
 });
+
+test('TCP: one client cannot hold every connection slot', async () => {
+  const { port, s } = await nodeDns({ maxTcpPerClient: 3 });
+  const mine: TcpSocket[] = [];
+  const open = (localAddress: string): Promise<'open' | 'closed'> =>
+    new Promise((resolve) => {
+      const c = connect({ host: '127.0.0.1', port, localAddress });
+      conns.push(c);
+      mine.push(c);
+      c.on('error', () => {});
+      c.once('close', () => resolve('closed'));
+      c.once('connect', () => setTimeout(() => resolve(c.destroyed ? 'closed' : 'open'), 100));
+    });
+  const held = await Promise.all([1, 2, 3].map(() => open('127.0.0.5')));
+  assert.deepEqual(held, ['open', 'open', 'open']);
+  assert.equal(await open('127.0.0.5'), 'closed', 'a fourth from the same address');
+  const [r] = await tcpAsk(port, [queryBytes('ready.spartan', 'A')], 1000);
+  assert.equal(rcodeOf(decode(r!)), 'NOERROR', 'another client is served');
+  assert.equal(s.server.metrics.dropsOf('tcp_client_overload'), 1);
+  // Closing one frees its slot.
+  mine[0]!.destroy();
+  await sleep(50);
+  assert.equal(await open('127.0.0.5'), 'open');
+});

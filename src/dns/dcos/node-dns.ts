@@ -45,6 +45,9 @@ export interface NodeDnsOptions {
  */
 export const NODE_DNS_CLIENT_QPS = 5000;
 
+/** TCP connections one client address may hold open (of the server's 1024). */
+export const NODE_DNS_TCP_PER_CLIENT = 64;
+
 export interface NodeDns {
   readonly zones: NodeZones;
   readonly server: RunningDnsServer;
@@ -94,6 +97,7 @@ export async function startNodeDns(o: NodeDnsOptions): Promise<NodeDns> {
       zones: { '.': router },
       ...(o.registry && { registry: o.registry }),
       ...(o.maxForwarding && { maxConcurrent: o.maxForwarding }),
+      maxTcpPerClient: NODE_DNS_TCP_PER_CLIENT,
       ...(o.clientRateLimit !== false && {
         clientRateLimit: o.clientRateLimit ?? { qps: NODE_DNS_CLIENT_QPS },
       }),

@@ -68,7 +68,7 @@ export class DnsMetrics {
     });
     new Counter({
       name: 'dcnet_dns_dropped_total',
-      help: 'DNS queries or connections dropped, by reason (malformed, overload, tcp_overload, tcp_backlog, tcp_deadline, ratelimit)',
+      help: 'DNS queries or connections dropped, by reason (malformed, overload, tcp_overload, tcp_client_overload, tcp_backlog, tcp_deadline, ratelimit)',
       labelNames: ['reason'],
       registers: [registry],
       collect() {

@@ -4,7 +4,7 @@
 //   * a cap on forwarded queries in flight (`maxConcurrent`, handed to the forwarders through the
 //     context): over it UDP queries are dropped and TCP connections closed (dcos-dns
 //     handler_limit). Queries answered here (local zones, cache hits) never wait for a slot.
-//   * TCP: open connections capped; each message must arrive whole within `tcpMessageMs` of its
+//   * TCP: open connections capped (in all and per client); each message must arrive whole within `tcpMessageMs` of its
 //     first byte (the first message: of the connect), so a client trickling bytes loses its slot;
 //     an idle connection is closed after `tcpIdleMs`.
 //   * an optional per-client rate limit (`clientRateLimit`, token bucket per source address) on
@@ -52,6 +52,8 @@ export interface DnsServerOptions {
   readonly maxConcurrent?: number;
   /** Open TCP connections at most (default 1024); more are closed at once. */
   readonly maxTcpConnections?: number;
+  /** Open TCP connections per client address at most (default: no cap of its own). */
+  readonly maxTcpPerClient?: number;
   /** A TCP connection idle this long is closed (default 10,000 ms). */
   readonly tcpIdleMs?: number;
   /**
@@ -90,6 +92,8 @@ export class DnsServer {
   /** Slots for forwarded queries (`maxConcurrent`). */
   readonly forwardLimit: InFlightLimit;
   private readonly maxTcpConnections: number;
+  private readonly maxTcpPerClient: number;
+  private readonly tcpPerClient = new Map<string, number>();
   private readonly tcpIdleMs: number;
   private readonly tcpMessageMs: number;
   private readonly rateLimit: ClientRateLimit | undefined;
@@ -101,6 +105,7 @@ export class DnsServer {
     this.metrics = opts.metrics ?? dnsMetrics(opts.registry);
     this.forwardLimit = new InFlightLimit(opts.maxConcurrent ?? 1024);
     this.maxTcpConnections = opts.maxTcpConnections ?? 1024;
+    this.maxTcpPerClient = opts.maxTcpPerClient ?? Infinity;
     this.tcpIdleMs = opts.tcpIdleMs ?? 10_000;
     this.tcpMessageMs = opts.tcpMessageMs ?? 3000;
     const rl = opts.clientRateLimit;
@@ -217,6 +222,15 @@ export class DnsServer {
       sock.destroy();
       return;
     }
+    // One client cannot hold every connection slot (each for up to tcpMessageMs without a query).
+    const client = sock.remoteAddress ?? '';
+    const held = this.tcpPerClient.get(client) ?? 0;
+    if (held >= this.maxTcpPerClient) {
+      this.metrics.drop('tcp_client_overload');
+      sock.destroy();
+      return;
+    }
+    this.tcpPerClient.set(client, held + 1);
     this.tcpConns.add(sock);
     sock.setNoDelay(true);
     sock.setTimeout(this.tcpIdleMs, () => sock.destroy());
@@ -244,6 +258,9 @@ export class DnsServer {
     sock.on('close', () => {
       clearTimeout(deadline);
       this.tcpConns.delete(sock);
+      const n = (this.tcpPerClient.get(client) ?? 1) - 1;
+      if (n > 0) this.tcpPerClient.set(client, n);
+      else this.tcpPerClient.delete(client);
     });
     const addr = sock.remoteAddress ?? '';
     const port = sock.remotePort ?? 0;
