@@ -32,7 +32,7 @@ export {
   type RenderResult,
 } from './render.js';
 export { parseConfig, planRuntime, type ConfigModel, type RuntimePlan } from './config-model.js';
-export { Haproxy, selfSignedCert } from './haproxy.js';
+export { Haproxy, ReloadError, selfSignedCert } from './haproxy.js';
 export { runtimeCommand } from './runtime.js';
 export { MarathonClient, EventStream, RELEVANT_EVENTS } from './marathon-client.js';
 export { LbController, blame, type LbStatus } from './controller.js';
