@@ -33,6 +33,7 @@ interface LbCliOptions {
   dry?: boolean;
   sse?: boolean;
   adminTokenFile?: string;
+  allowTemplateLabels?: boolean;
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, ...v.split(',').filter(Boolean)];
@@ -94,6 +95,10 @@ export function addLbCommand(program: Command): void {
       '--admin-token-file <file>',
       'require "Authorization: Bearer <token>" on /_mlb_signal/* (or env DCNET_LB_ADMIN_TOKEN)',
     )
+    .option(
+      '--allow-template-labels',
+      'use HAPROXY_{n}_<TEMPLATE> app labels (raw HAProxy config from whoever deploys apps; default: such an app is left out)',
+    )
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .action(async (opts: LbCliOptions) => {
       if (opts.marathon.length === 0)
@@ -144,6 +149,7 @@ export function addLbCommand(program: Command): void {
           archiveVersions: int('archive-versions', opts.archiveVersions, 0, 100),
           maxBackoffS: int('max-backoff', opts.maxBackoff, 1, 86400),
           ...(adminToken && { adminToken }),
+          allowTemplateLabels: opts.allowTemplateLabels ?? false,
         };
         if (opts.dry) {
           const r = await renderOnce(lbOptions);

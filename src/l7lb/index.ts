@@ -3,12 +3,23 @@ export { pyFormat, pyStr, TemplateError } from './format.js';
 export {
   Templater,
   TEMPLATES,
+  TEMPLATE_LABELS,
   defaultHead,
   globalOptions,
   type HeadOptions,
   type TemplateName,
 } from './templates.js';
 export { serverId, cookieOf } from './server-id.js';
+export {
+  APP_LABELS,
+  BIND_OPTIONS,
+  LabelError,
+  PORT_LABELS,
+  parseAppLabels,
+  parsePortLabels,
+  type AppLabelName,
+  type PortLabelName,
+} from './labels.js';
 export { parseApps, stripNulls, type MarathonApp, type MarathonTask } from './marathon.js';
 export {
   buildServices,

@@ -41,6 +41,9 @@ export interface LbOptions {
   readonly maxBackoffS?: number;
   /** When set, `/_mlb_signal/*` need `Authorization: Bearer <token>` (Marathon-LB: open to all). */
   readonly adminToken?: string;
+  /** Per-port template labels `HAPROXY_{n}_<TEMPLATE>` are used (raw config text from tenants);
+   *  default: an app with one is left out. */
+  readonly allowTemplateLabels?: boolean;
 }
 
 export interface RunningLb {
@@ -88,7 +91,11 @@ async function setup(o: LbOptions, makeCert: boolean): Promise<Setup> {
   const socketPath = join(dir, 'haproxy.sock');
   const serverStateFile = join(dir, 'server-state');
   const env = o.env ?? process.env;
-  const templater = new Templater({ env, templateDir: o.templateDir });
+  const templater = new Templater({
+    env,
+    templateDir: o.templateDir,
+    labelTemplates: o.allowTemplateLabels === true,
+  });
   const apiAddr = `${o.api.host === '0.0.0.0' ? '127.0.0.1' : o.api.host}:${o.api.port}`;
   const head = effectiveHead(
     templater,
@@ -139,6 +146,7 @@ async function setup(o: LbOptions, makeCert: boolean): Promise<Setup> {
       healthCheck: o.healthCheck ?? false,
       ipPerTaskPortRange: o.ipPerTaskPortRange ?? [10050, 10100],
       frameworkName: env.FRAMEWORK_NAME,
+      templateLabels: o.allowTemplateLabels === true,
     },
   };
 }

@@ -238,15 +238,25 @@ for (const name of Object.keys(TEMPLATES) as TemplateName[]) {
   PER_PORT_BY_LABEL.set(label, [...(PER_PORT_BY_LABEL.get(label) ?? []), name]);
 }
 
+/** `<NAME>` of the per-port template labels `HAPROXY_{n}_<NAME>` (raw config text). */
+export const TEMPLATE_LABELS: ReadonlySet<string> = new Set(PER_PORT_BY_LABEL.keys());
+
 /** Resolved templates: env `HAPROXY_<NAME>` (literal `\n` → newline) → `templates/HAPROXY_<NAME>`
- *  file → default; read once. `HEAD` is kept apart (it is built from the controller's paths). */
+ *  file → default; read once. `HEAD` is kept apart (it is built from the controller's paths).
+ *  Per-port template labels are used only with `labelTemplates` (the operator's choice). */
 export class Templater {
   private readonly resolved = new Map<TemplateName, string>();
   readonly headOverride: string | undefined;
+  private readonly labelTemplates: boolean;
 
   constructor(
-    opts: { env?: Readonly<Record<string, string | undefined>>; templateDir?: string | undefined } = {},
+    opts: {
+      env?: Readonly<Record<string, string | undefined>>;
+      templateDir?: string | undefined;
+      labelTemplates?: boolean;
+    } = {},
   ) {
+    this.labelTemplates = opts.labelTemplates === true;
     const env = opts.env ?? {};
     const fromFile = (name: string): string | undefined => {
       if (opts.templateDir === undefined) return undefined;
@@ -278,6 +288,7 @@ export class Templater {
 
   /** Per-port overrides among an app's labels (most apps have none: no map is made). */
   overridesOf(labels: Readonly<Record<string, string>>, n: number): Map<TemplateName, string> | undefined {
+    if (!this.labelTemplates) return undefined;
     let byPort = this.overrideCache.get(labels);
     if (!byPort) {
       byPort = new Map();

@@ -138,8 +138,9 @@ test('haproxy -c accepts every rendered config (every label, map mode, grouped H
     assert.ok(v.ok, `${name}:\n${v.output}\n${r.text}`);
     assert.doesNotMatch(r.text, /\b(rspadd|reqirep|rspirep|reqadd|reqrep)\b/);
   }
-  // A label HAProxy refuses is traced back to its app by the line numbers of `haproxy -c`.
-  const bad = [...apps, app('/bad', 10200, { HAPROXY_0_BALANCE: 'nonsense' }, [31200])];
+  // A label inside its grammar that HAProxy still refuses (a certificate file that does not
+  // exist) is traced back to its app by the line numbers of `haproxy -c`.
+  const bad = [...apps, app('/bad', 10200, { HAPROXY_0_SSL_CERT: '/nonexistent/dcnet-test.pem' }, [31200])];
   const r = renderConfig(buildServices(bad).services, new Templater(), variants[0]![1]);
   const file = join(dir, 'bad.cfg');
   await writeFile(file, r.text);
@@ -375,7 +376,12 @@ test(
     const good = app('/web', 10001, { HAPROXY_0_VHOST: 'web.test' }, [8002]);
     await setApps([
       good,
-      app('/bad', 10003, { HAPROXY_0_VHOST: 'bad.test', HAPROXY_0_BALANCE: 'nonsense' }, [8003]),
+      app(
+        '/bad',
+        10003,
+        { HAPROXY_0_VHOST: 'bad.test', HAPROXY_0_SSL_CERT: '/nonexistent/dcnet-test.pem' },
+        [8003],
+      ),
       app('/badlabel', 10004, { HAPROXY_0_AUTH: 'no-colons' }, [8003]),
       app('/empty', 10005, { HAPROXY_0_VHOST: 'empty.test' }, []),
     ]);
@@ -386,7 +392,7 @@ test(
         assert.deepEqual(ids, ['/bad', '/badlabel'], JSON.stringify(s));
         assert.match(
           s.excluded.find((e) => e.appId === '/bad')!.error,
-          /haproxy -c: .*balance only supports/,
+          /haproxy -c: .*unable to stat SSL certificate from file '\/nonexistent\/dcnet-test\.pem'/,
         );
         assert.match(s.excluded.find((e) => e.appId === '/badlabel')!.error, /HAPROXY_0_AUTH/);
       },
