@@ -34,6 +34,9 @@ interface LbCliOptions {
   sse?: boolean;
   adminTokenFile?: string;
   allowTemplateLabels?: boolean;
+  haproxyUser: string;
+  haproxyGroup?: string;
+  haproxyChroot: string;
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, ...v.split(',').filter(Boolean)];
@@ -59,6 +62,9 @@ export function addLbCommand(program: Command): void {
       '/var/lib/dcnet/lb/haproxy.cfg',
     )
     .option('--haproxy-bin <path>', 'HAProxy executable', 'haproxy')
+    .option('--haproxy-user <name>', "HAProxy workers' user ('' = they stay root)", 'haproxy')
+    .option('--haproxy-group <name>', "HAProxy workers' group (default: the user's name)")
+    .option('--haproxy-chroot <dir>', "HAProxy workers' chroot ('' = none)", '/var/lib/haproxy')
     .option('-H, --health-check', 'only route to tasks Marathon reports healthy')
     .option('--strict-mode', 'expose a service port only with HAPROXY_{n}_ENABLED=true')
     .option(
@@ -150,6 +156,9 @@ export function addLbCommand(program: Command): void {
           maxBackoffS: int('max-backoff', opts.maxBackoff, 1, 86400),
           ...(adminToken && { adminToken }),
           allowTemplateLabels: opts.allowTemplateLabels ?? false,
+          haproxyUser: opts.haproxyUser,
+          ...(opts.haproxyGroup !== undefined && { haproxyGroup: opts.haproxyGroup }),
+          haproxyChroot: opts.haproxyChroot,
         };
         if (opts.dry) {
           const r = await renderOnce(lbOptions);

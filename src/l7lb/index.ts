@@ -6,7 +6,10 @@ export {
   TEMPLATE_LABELS,
   defaultHead,
   globalOptions,
+  isolationLines,
+  withIsolation,
   type HeadOptions,
+  type Isolation,
   type TemplateName,
 } from './templates.js';
 export { serverId, cookieOf } from './server-id.js';
@@ -48,5 +51,14 @@ export { runtimeCommand } from './runtime.js';
 export { MarathonClient, EventStream, RELEVANT_EVENTS } from './marathon-client.js';
 export { LbController, blame, type LbStatus } from './controller.js';
 export { createLbMetrics, type LbMetrics } from './metrics.js';
-export { startLb, renderOnce, effectiveHead, HeadError, type LbOptions, type RunningLb } from './lb.js';
+export {
+  startLb,
+  renderOnce,
+  effectiveHead,
+  isolationOf,
+  HeadError,
+  type LbOptions,
+  type RunningLb,
+} from './lb.js';
 export { lbApi } from './server.js';
+export { redactConfig, REDACTED } from './redact.js';
