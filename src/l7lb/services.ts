@@ -346,10 +346,9 @@ export function buildServices(rawApps: readonly MarathonApp[], opts: ServiceOpti
   const assigner = new ServicePortAssigner(opts.ipPerTaskPortRange ?? [10050, 10100]);
   // App-wide labels first: the zdd ones decide ids and merges.
   const valid: MarathonApp[] = [];
-  const appGroups = new Map<MarathonApp, string[]>();
   for (const app of rawApps) {
     try {
-      appGroups.set(app, parseAppLabels(app.labels).HAPROXY_GROUP ?? []);
+      parseAppLabels(app.labels);
       valid.push(app);
     } catch (err) {
       if (!(err instanceof LabelError)) throw err;
