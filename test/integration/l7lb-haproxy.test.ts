@@ -458,26 +458,34 @@ test(
     assert.ok((await readFile(onDisk, 'utf8')).includes(hash));
     assert.equal((await stat(onDisk)).mode & 0o777, 0o600, 'the config with the hashes is owner-only');
 
-    const [master, ...workers] = (await curl(['http://127.0.0.1:9090/_haproxy_getpids']))
-      .split(' ')
-      .map(Number);
-    assert.ok(workers.length >= 1, 'a worker runs');
+    const gid = Number(/^haproxy:[^:]*:(\d+):/m.exec(await readFile('/etc/group', 'utf8'))?.[1]);
     const ids = async (pid: number, field: 'Uid' | 'Gid'): Promise<number[]> =>
       new RegExp(`^${field}:\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)$`, 'm')
         .exec(await readFile(`/proc/${pid}/status`, 'utf8'))!
         .slice(1)
         .map(Number);
-    assert.deepEqual(await ids(master!, 'Uid'), [0, 0, 0, 0], 'the master stays root (binds, reloads)');
-    const gid = Number(/^haproxy:[^:]*:(\d+):/m.exec(await readFile('/etc/group', 'utf8'))?.[1]);
-    for (const w of workers) {
-      assert.deepEqual(
-        await ids(w, 'Uid'),
-        [uid, uid, uid, uid],
-        `worker ${w} real, effective, saved, fs uid`,
-      );
-      assert.deepEqual(await ids(w, 'Gid'), [gid, gid, gid, gid], `worker ${w} gids`);
-      assert.equal(await readlink(`/proc/${w}/root`), '/var/lib/haproxy', `worker ${w} is chrooted`);
-    }
+    // Polled: a worker forked by a reload a moment ago may not have dropped yet.
+    const master = await eventually(
+      async () => {
+        const [m, ...workers] = (await curl(['http://127.0.0.1:9090/_haproxy_getpids']))
+          .split(' ')
+          .map(Number);
+        assert.ok(workers.length >= 1, 'a worker runs');
+        assert.deepEqual(await ids(m!, 'Uid'), [0, 0, 0, 0], 'the master stays root (binds, reloads)');
+        for (const w of workers) {
+          assert.deepEqual(
+            await ids(w, 'Uid'),
+            [uid, uid, uid, uid],
+            `worker ${w} real, effective, saved, fs uid`,
+          );
+          assert.deepEqual(await ids(w, 'Gid'), [gid, gid, gid, gid], `worker ${w} gids`);
+          assert.equal(await readlink(`/proc/${w}/root`), '/var/lib/haproxy', `worker ${w} is chrooted`);
+        }
+        return m!;
+      },
+      5000,
+      100,
+    );
     assert.equal(await readlink(`/proc/${master}/root`), '/');
   },
 );
