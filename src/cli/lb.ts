@@ -33,6 +33,10 @@ interface LbCliOptions {
   dry?: boolean;
   sse?: boolean;
   adminTokenFile?: string;
+  allowTemplateLabels?: boolean;
+  haproxyUser: string;
+  haproxyGroup?: string;
+  haproxyChroot: string;
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, ...v.split(',').filter(Boolean)];
@@ -58,6 +62,9 @@ export function addLbCommand(program: Command): void {
       '/var/lib/dcnet/lb/haproxy.cfg',
     )
     .option('--haproxy-bin <path>', 'HAProxy executable', 'haproxy')
+    .option('--haproxy-user <name>', "HAProxy workers' user ('' = they stay root)", 'haproxy')
+    .option('--haproxy-group <name>', "HAProxy workers' group (default: the user's name)")
+    .option('--haproxy-chroot <dir>', "HAProxy workers' chroot ('' = none)", '/var/lib/haproxy')
     .option('-H, --health-check', 'only route to tasks Marathon reports healthy')
     .option('--strict-mode', 'expose a service port only with HAPROXY_{n}_ENABLED=true')
     .option(
@@ -93,6 +100,10 @@ export function addLbCommand(program: Command): void {
     .option(
       '--admin-token-file <file>',
       'require "Authorization: Bearer <token>" on /_mlb_signal/* (or env DCNET_LB_ADMIN_TOKEN)',
+    )
+    .option(
+      '--allow-template-labels',
+      'use HAPROXY_{n}_<TEMPLATE> app labels (raw HAProxy config from whoever deploys apps; default: such an app is left out)',
     )
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .action(async (opts: LbCliOptions) => {
@@ -144,6 +155,10 @@ export function addLbCommand(program: Command): void {
           archiveVersions: int('archive-versions', opts.archiveVersions, 0, 100),
           maxBackoffS: int('max-backoff', opts.maxBackoff, 1, 86400),
           ...(adminToken && { adminToken }),
+          allowTemplateLabels: opts.allowTemplateLabels ?? false,
+          haproxyUser: opts.haproxyUser,
+          ...(opts.haproxyGroup !== undefined && { haproxyGroup: opts.haproxyGroup }),
+          haproxyChroot: opts.haproxyChroot,
         };
         if (opts.dry) {
           const r = await renderOnce(lbOptions);

@@ -11,7 +11,9 @@ import {
   type RunningMesosDns,
 } from '../dns/mesos/index.js';
 import { DCNET_VERSION } from './version.js';
-import { L4lbPublisher } from '../l4lb/index.js';
+import { networkInterfaces } from 'node:os';
+import type { L4lbConfig, NetworkConfig } from '../config/index.js';
+import { clusterVipPolicy, L4lbPublisher } from '../l4lb/index.js';
 import { parseAddress } from '../net/index.js';
 import type { MasterServer } from '../overlay/index.js';
 
@@ -25,6 +27,9 @@ export interface MasterRolesOptions {
   readonly mesosDns: MesosDnsConfig | false;
   /** Derive IPv6 VIP addresses too (config `enable_ipv6`). */
   readonly enableIpv6: boolean;
+  /** VIP ranges (config `dcos_l4lb_*`) and the overlay subnets IP VIPs may not take. */
+  readonly l4lb?: L4lbConfig;
+  readonly network?: NetworkConfig;
 }
 
 /** The built-in Mesos-DNS of a master, as DC/OS configures it (IPSources host, netinfo). */
@@ -74,7 +79,24 @@ export function startMasterRoles(o: MasterRolesOptions): MasterRoles {
     store: o.server.store,
     log: o.log.child({ part: 'l4lb' }),
     isLeader: () => o.server.leading() !== undefined,
-    derive: { enableIpv6: o.enableIpv6 },
+    derive: {
+      enableIpv6: o.enableIpv6,
+      ...(o.l4lb && { range4: o.l4lb.namedRange4, range6: o.l4lb.namedRange6 }),
+      policy: clusterVipPolicy({
+        ...(o.l4lb && {
+          namedRanges: [o.l4lb.namedRange4, o.l4lb.namedRange6],
+          extraRanges: o.l4lb.ipVipRanges,
+        }),
+        ...(o.network && {
+          overlays: o.network.overlays.flatMap((ov) =>
+            [ov.v4, ov.v6].filter((p) => p !== undefined).map((p) => ({ name: ov.name, subnet: p.subnet })),
+          ),
+          vtepSubnets: [o.network.vtep4, ...(o.network.vtep6 ? [o.network.vtep6] : [])],
+        }),
+        masters: masterIps,
+        localAddresses: Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((a) => a.address)),
+      }),
+    },
   });
   poller.onState((state) => {
     void zones.onState(state);

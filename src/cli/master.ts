@@ -112,6 +112,8 @@ export function addMasterCommand(program: Command): void {
                 refreshMs: refreshS * 1000,
                 mesosDns,
                 enableIpv6: config.enableIpv6,
+                l4lb: config.l4lb,
+                network: config.network,
               })
             : undefined;
         const stop = (signal: string): void => {

@@ -9,6 +9,7 @@ import {
   type RawOverlayNetwork,
 } from './schema.js';
 import { ConfigError, validateOverlayNetwork, type NetworkConfig } from './validate.js';
+import { validateL4lb, type L4lbConfig } from './l4lb.js';
 
 export interface DcnetConfig {
   readonly network: NetworkConfig;
@@ -16,6 +17,8 @@ export interface DcnetConfig {
   /** Container-side MTU (CNI and Docker). */
   readonly overlayMtu: number;
   readonly enableIpv6: boolean;
+  /** Named-VIP ranges and where IP VIPs may be. */
+  readonly l4lb: L4lbConfig;
   /** Keys dcnet does not use (a full DC/OS config.yaml has many); logged, not fatal. */
   readonly ignoredKeys: readonly string[];
 }
@@ -62,8 +65,13 @@ export function parseConfig(doc: unknown): DcnetConfig {
   if (overlayMtu < 552 || overlayMtu > 65535) {
     throw new ConfigError([`dcos_overlay_mtu: ${overlayMtu} is out of range: must be 552 to 65535`]);
   }
+  const network = validateOverlayNetwork(raw);
+  const problems: string[] = [];
+  const l4lb = validateL4lb(file, network, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
-    network: validateOverlayNetwork(raw),
+    network,
+    l4lb,
     overlayEnabled: file.dcos_overlay_enable ?? true,
     overlayMtu,
     enableIpv6,

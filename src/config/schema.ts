@@ -53,7 +53,29 @@ export const KNOWN_KEYS = [
   'dcos_overlay_enable',
   'dcos_overlay_mtu',
   'enable_ipv6',
+  'dcos_l4lb_min_named_ip',
+  'dcos_l4lb_max_named_ip',
+  'dcos_l4lb_min_named_ip6',
+  'dcos_l4lb_max_named_ip6',
+  'dcos_l4lb_ip_vip_ranges',
 ] as const;
+
+/** A list as YAML, as a JSON string (config.yaml style) or comma-separated. */
+const stringList = z.preprocess((v, ctx) => {
+  if (typeof v !== 'string') return v;
+  if (v.trim().startsWith('[')) {
+    try {
+      return JSON.parse(v) as unknown;
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `not valid JSON: ${(err as Error).message}` });
+      return z.NEVER;
+    }
+  }
+  return v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+}, z.array(z.string()));
 
 export const configFileSchema = z
   .object({
@@ -61,6 +83,11 @@ export const configFileSchema = z
     dcos_overlay_enable: boolish.optional(),
     dcos_overlay_mtu: z.union([int, z.string().regex(/^\d+$/).transform(Number)]).optional(),
     enable_ipv6: boolish.optional(),
+    dcos_l4lb_min_named_ip: z.string().optional(),
+    dcos_l4lb_max_named_ip: z.string().optional(),
+    dcos_l4lb_min_named_ip6: z.string().optional(),
+    dcos_l4lb_max_named_ip6: z.string().optional(),
+    dcos_l4lb_ip_vip_ranges: stringList.optional(),
   })
   .passthrough();
 

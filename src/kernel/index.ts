@@ -4,3 +4,4 @@ export * from './sysctl.js';
 export * from './nft.js';
 export * from './cni.js';
 export * from './docker.js';
+export * from './haproxy.js';

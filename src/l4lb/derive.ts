@@ -1,7 +1,9 @@
 // Mesos state → VIP table, a pure function (specs/dcos-net.md §1.7, §2.1–2.3). Backends are the
 // running tasks that are not unhealthy; their address follows the port's network scope (host and
 // bridge ports: agent IP and host port; container networks: each task IP and the container port).
-// A bad label becomes a named error and the rest of the table is unaffected.
+// A bad label becomes a named error and the rest of the table is unaffected. IP-form VIPs are
+// checked against the address policy (policy.ts): the nodes, masters and tasks of this state are
+// forbidden besides what the policy names.
 import { parsePortRanges, type MesosState, type MesosTask } from '../cluster/index.js';
 import { domainFrag, parseAddress, type Family } from '../net/index.js';
 import { allocateNamed, DEFAULT_RANGE4, DEFAULT_RANGE6, type NamedRange } from './allocate.js';
@@ -12,6 +14,7 @@ import {
   type VipLabelError,
   type VipProtocol,
 } from './labels.js';
+import { DEFAULT_VIP_POLICY, VipAddressGuard, type VipAddressPolicy } from './policy.js';
 import { vipKey, type Backend, type Vip, type VipTable } from './types.js';
 
 export interface DeriveOptions {
@@ -19,6 +22,8 @@ export interface DeriveOptions {
   readonly enableIpv6?: boolean;
   readonly range4?: NamedRange;
   readonly range6?: NamedRange;
+  /** Where IP VIPs may be and what they may never take (default: `DEFAULT_VIP_POLICY`). */
+  readonly policy?: VipAddressPolicy;
 }
 
 export interface Derived {
@@ -140,6 +145,28 @@ interface Group {
   backends: Map<string, Backend>;
 }
 
+/** The policy plus the addresses this state shows in use: agents, the leading master, tasks. */
+function addressGuard(
+  state: MesosState,
+  agents: ReadonlyMap<string, string>,
+  policy: VipAddressPolicy,
+): VipAddressGuard {
+  const guard = new VipAddressGuard(policy);
+  const forbid = (ip: string, what: string): void => {
+    const a = parseAddress(ip);
+    if (a) guard.forbid(a.family, a.value, what);
+  };
+  const leader = state.leader === undefined ? undefined : ipOfPid(state.leader);
+  if (leader) forbid(leader, 'the address of the leading Mesos master');
+  for (const s of state.slaves) {
+    const ip = agents.get(s.id);
+    if (ip) forbid(ip, `the address of agent ${s.id}${s.hostname ? ` (${s.hostname})` : ''}`);
+  }
+  for (const fw of state.frameworks)
+    for (const task of fw.tasks) for (const ip of taskIps(task)) forbid(ip, `the address of task ${task.id}`);
+  return guard;
+}
+
 export function deriveVipTable(state: MesosState, opts: DeriveOptions = {}): Derived {
   const enableIpv6 = opts.enableIpv6 ?? true;
   const agents = new Map<string, string>();
@@ -147,6 +174,7 @@ export function deriveVipTable(state: MesosState, opts: DeriveOptions = {}): Der
     const ip = ipOfPid(s.pid) ?? (s.hostname && parseAddress(s.hostname) ? s.hostname : undefined);
     if (ip) agents.set(s.id, ip);
   }
+  const guard = addressGuard(state, agents, opts.policy ?? DEFAULT_VIP_POLICY);
   const errors: VipLabelError[] = [];
   const groups = new Map<string, Group>();
   const group = (key: string, make: () => Group): Group => {
@@ -220,6 +248,11 @@ export function deriveVipTable(state: MesosState, opts: DeriveOptions = {}): Der
               backends: new Map(),
             }));
           } else {
+            const refused = guard.check(spec.ip, spec.family, parseAddress(spec.ip)!.value);
+            if (refused) {
+              errors.push({ ...where, code: refused.code, message: refused.message });
+              continue;
+            }
             g = group(`i ${protocol} ${spec.port} ${spec.ip}`, () => ({
               protocol,
               port: spec.port,

@@ -2,6 +2,7 @@ export * from './types.js';
 export * from './labels.js';
 export { phash2, hashBinary } from './phash2.js';
 export * from './allocate.js';
+export * from './policy.js';
 export * from './derive.js';
 export * from './dns.js';
 export * from './render.js';

@@ -17,7 +17,9 @@ export interface VipLabelError {
     | 'VIP_EMPTY_NAME'
     | 'VIP_BAD_PROTOCOL'
     | 'VIP_NAME_UNUSABLE'
-    | 'VIP_NO_SUCH_PORT';
+    | 'VIP_NO_SUCH_PORT'
+    | 'VIP_ADDRESS_FORBIDDEN'
+    | 'VIP_OUTSIDE_RANGES';
   readonly message: string;
   /** Where it was found: task id, port and label key. */
   readonly task: string;

@@ -5,11 +5,11 @@
 // is validated with `haproxy -c` and reloaded; an invalid config never replaces the running one.
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { mkdir, readFile, rename, writeFile, copyFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, writeFile, copyFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { parseConfig, planRuntime, type ConfigModel, type RuntimePlan } from './config-model.js';
-import { Haproxy } from './haproxy.js';
+import { Haproxy, ReloadError } from './haproxy.js';
 import { parseApps, type MarathonApp } from './marathon.js';
 import { EventStream, MarathonClient } from './marathon-client.js';
 import { createLbMetrics, type LbMetrics } from './metrics.js';
@@ -50,6 +50,24 @@ export interface LbStatus {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+interface Applied {
+  readonly text: string;
+  readonly model: ConfigModel;
+  readonly domainMap: string;
+  readonly appMap: string;
+}
+
+/** Retries of a config HAProxy could not load: 2 s, doubling up to a minute (each failed
+ *  attempt pauses the listeners for a moment while the new process tries). */
+const RETRY_FIRST_MS = 2000;
+const RETRY_MAX_MS = 60_000;
+
+/** Files that may hold userlist password hashes: owner-only. */
+async function writePrivate(path: string, text: string): Promise<void> {
+  await writeFile(path, text, { mode: 0o600 });
+  await chmod(path, 0o600);
+}
+
 /** Task states after which a task gets no new requests (Marathon-LB skips them at the next resync). */
 const LEAVING = new Set([
   'TASK_KILLING',
@@ -72,7 +90,10 @@ export class LbController {
   private wake: (() => void) | undefined;
   private stopped = false;
   private worker: Promise<void> | undefined;
-  private applied: { text: string; model: ConfigModel; domainMap: string; appMap: string } | undefined;
+  private applied: Applied | undefined;
+  /** The config whose reload HAProxy refused, not tried again before `retryAt`. */
+  private failedReload: { key: string; retryAt: number; delayMs: number } | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
   private readonly healthCache = new Map<string, boolean>();
   /** Apps `haproxy -c` blamed, with the definition they were blamed for. */
   private readonly blamed = new Map<string, { fingerprint: string; error: string }>();
@@ -206,6 +227,7 @@ export class LbController {
     this.stopped = true;
     this.events?.stop();
     clearTimeout(this.removalTimer);
+    clearTimeout(this.retryTimer);
     this.wake?.();
     await this.worker;
     await this.o.haproxy.stop();
@@ -314,6 +336,7 @@ export class LbController {
       r.domainMap === this.applied.domainMap &&
       r.appMap === this.applied.appMap
     ) {
+      this.failedReload = undefined;
       await this.settleDrained();
       this.finish(excluded, 'unchanged');
       return;
@@ -344,6 +367,11 @@ export class LbController {
         }
       } else this.o.log.debug({ why: plan.reload }, 'reload needed');
     }
+    const failed = this.failedReload;
+    if (failed && failed.key === configKey(r) && Date.now() < failed.retryAt)
+      throw new Error(
+        `HAProxy could not load this config at the last reload; the last good one keeps serving; retrying in ${Math.ceil((failed.retryAt - Date.now()) / 1000)} s`,
+      );
     // Validate; blame apps by the lines haproxy -c names and retry without them.
     if (!this.o.skipValidation) {
       for (let round = 0; ; round++) {
@@ -352,7 +380,7 @@ export class LbController {
         this.metrics.invalidConfigs.inc();
         const culprits = blame(v.output, r.ownerOfLine).filter((a) => !exclude.has(a));
         if (culprits.length === 0 || round >= 5) {
-          await writeFile(join(dirname(this.o.configPath), 'haproxy_tmp_conf_fail'), r.text);
+          await writePrivate(join(dirname(this.o.configPath), 'haproxy_tmp_conf_fail'), r.text);
           throw new Error(`haproxy -c rejected the config; keeping the running one: ${firstLines(v.output)}`);
         }
         for (const c of culprits) {
@@ -368,20 +396,57 @@ export class LbController {
       }
     }
     const model = parseConfig(r.text);
+    const previous = this.applied;
     await this.writeConfig(r.text, r.domainMap, r.appMap, true);
-    this.applied = { text: r.text, model, domainMap: r.domainMap, appMap: r.appMap };
-    this.removals = [];
     try {
       await this.o.haproxy.reload();
-      this.status.reloads++;
-      this.metrics.reloads.inc({ outcome: 'ok' });
-      this.o.log.info({ services: r.backends.size }, 'haproxy reloaded');
     } catch (err) {
       this.metrics.reloads.inc({ outcome: 'failed' });
-      throw err;
+      throw await this.failedToLoad(previous, r, err as Error);
     }
+    this.applied = { text: r.text, model, domainMap: r.domainMap, appMap: r.appMap };
+    this.failedReload = undefined;
+    this.removals = [];
+    this.status.reloads++;
+    this.metrics.reloads.inc({ outcome: 'ok' });
+    this.o.log.info({ services: r.backends.size }, 'haproxy reloaded');
     await this.settleDrained();
     this.finish(excluded, 'ok', model);
+  }
+
+  /** A reload HAProxy refused after `haproxy -c` passed (a bind that cannot bind, say): the last
+   *  good config goes back on disk (the old workers still run it; a restarted master loads it
+   *  too), the refused one is kept as `haproxy_reload_fail`, and a resync retries it later. */
+  private async failedToLoad(previous: Applied | undefined, r: RenderResult, err: Error): Promise<Error> {
+    const dir = dirname(this.o.configPath);
+    await writePrivate(join(dir, 'haproxy_reload_fail'), r.text);
+    if (previous) {
+      await this.writeConfig(previous.text, previous.domainMap, previous.appMap, false);
+      if (!this.o.haproxy.running)
+        await this.o.haproxy.start().catch((e: Error) => {
+          this.o.log.error({ err: e.message }, 'the last good config did not start either');
+        });
+    }
+    const key = configKey(r);
+    const delayMs =
+      this.failedReload?.key === key ? Math.min(this.failedReload.delayMs * 2, RETRY_MAX_MS) : RETRY_FIRST_MS;
+    this.failedReload = { key, retryAt: Date.now() + delayMs, delayMs };
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.requestReset('retry after a failed reload'), delayMs);
+    this.retryTimer.unref();
+    const alerts = err instanceof ReloadError ? err.alerts : [];
+    // The alerts name config lines (`Binding [haproxy.cfg:15] for frontend …`): say whose.
+    const apps = blame(alerts.map((a) => `[ALERT] ${a}`).join('\n'), r.ownerOfLine);
+    return new Error(
+      [
+        'haproxy could not load the new config',
+        ...(previous ? ['the last good config is restored and keeps serving'] : []),
+        ...(apps.length > 0 ? [`caused by ${apps.join(', ')}`] : []),
+        `retrying in ${delayMs / 1000} s: ${alerts.length > 0 ? alerts.join(' | ') : err.message}`,
+      ]
+        .join('; ')
+        .slice(0, 1000),
+    );
   }
 
   private finish(excluded: { appId: string; error: string }[], outcome: string, model?: ConfigModel): void {
@@ -410,13 +475,13 @@ export class LbController {
     const tmp = `${this.o.configPath}.tmp`;
     let body = text;
     if (this.o.render.haproxyMap) {
-      await writeFile(join(dir, 'domain2backend.map.tmp'), domainMap);
-      await writeFile(join(dir, 'app2backend.map.tmp'), appMap);
+      await writePrivate(join(dir, 'domain2backend.map.tmp'), domainMap);
+      await writePrivate(join(dir, 'app2backend.map.tmp'), appMap);
       body = text
         .replaceAll(`${dir}/domain2backend.map`, `${dir}/domain2backend.map.tmp`)
         .replaceAll(`${dir}/app2backend.map`, `${dir}/app2backend.map.tmp`);
     }
-    await writeFile(tmp, body);
+    await writePrivate(tmp, body);
     return this.o.haproxy.validate(tmp);
   }
 
@@ -434,9 +499,9 @@ export class LbController {
       for (let i = n - 1; i >= 1; i--) await rename(`${path}.${i}`, `${path}.${i + 1}`).catch(() => {});
       if (n > 0) await copyFile(path, `${path}.1`).catch(() => {});
     }
-    await writeFile(join(dir, 'domain2backend.map'), this.o.render.haproxyMap ? domainMap : '');
-    await writeFile(join(dir, 'app2backend.map'), this.o.render.haproxyMap ? appMap : '');
-    await writeFile(`${path}.new`, text);
+    await writePrivate(join(dir, 'domain2backend.map'), this.o.render.haproxyMap ? domainMap : '');
+    await writePrivate(join(dir, 'app2backend.map'), this.o.render.haproxyMap ? appMap : '');
+    await writePrivate(`${path}.new`, text);
     await rename(`${path}.new`, path);
   }
 
@@ -511,6 +576,10 @@ export class LbController {
     }, 1000);
   }
 }
+
+/** What a reload loads: the config and its maps. */
+const configKey = (r: Pick<RenderResult, 'text' | 'domainMap' | 'appMap'>): string =>
+  `${r.text}\0${r.domainMap}\0${r.appMap}`;
 
 /** An app's definition without its tasks: a change means it may render differently. */
 const fingerprint = (a: MarathonApp): string => JSON.stringify({ ...a, tasks: undefined });

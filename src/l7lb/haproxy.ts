@@ -1,11 +1,14 @@
-// The HAProxy process dcnet lb runs: master-worker (`-W`), validated with `haproxy -c` before
-// any config is used, reloaded seamlessly with SIGUSR2 to the master (the new worker receives the
+// The HAProxy that dcnet lb runs, through `kernel/`'s master-worker process: validated with
+// `haproxy -c` before any config is used, reloaded seamlessly (the new worker receives the
 // listening sockets from the old one), server state carried over through the server-state file.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile, readdir, rename, writeFile } from 'node:fs/promises';
+// A reload HAProxy could not load (a bind that fails after `-c` passed) is a `ReloadError`: the
+// old workers keep serving the old config.
+import { rename, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { run, KernelError } from '../kernel/index.js';
+import { haproxyCheck, HaproxyMaster, stopLeftoverHaproxy, type HaproxyCheck } from '../kernel/index.js';
 import { runtimeCommand } from './runtime.js';
+
+export { selfSignedCert } from '../kernel/index.js';
 
 export interface HaproxyOptions {
   readonly bin: string;
@@ -15,87 +18,90 @@ export interface HaproxyOptions {
   readonly log: Logger;
 }
 
-export interface Validation {
-  readonly ok: boolean;
-  readonly output: string;
+export type Validation = HaproxyCheck;
+
+/** HAProxy refused the config it was reloaded with; `alerts` are its `[ALERT]` lines. */
+export class ReloadError extends Error {
+  constructor(
+    message: string,
+    readonly alerts: readonly string[],
+  ) {
+    super(message);
+    this.name = 'ReloadError';
+  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** `[ALERT]    (8345) : Binding [f:15] …` → `Binding [f:15] …`. */
+const alertText = (line: string): string => line.replace(/^\[ALERT\]\s*\(\d+\)\s*:\s*/, '').trim();
+
 export class Haproxy {
-  private proc: ChildProcess | undefined;
+  private master: HaproxyMaster | undefined;
   private exitedAt: number | undefined;
   private stopping = false;
+  /** Sees every output line while a start or reload waits for its outcome. */
+  private watch: ((line: string) => void) | undefined;
   /** Called when the master exits without `stop()` (the controller restarts it). */
   onUnexpectedExit: (() => void) | undefined;
 
   constructor(private readonly o: HaproxyOptions) {}
 
   get running(): boolean {
-    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
+    return this.master?.running ?? false;
   }
 
   get masterPid(): number | undefined {
-    return this.running ? this.proc!.pid : undefined;
+    return this.running ? this.master!.pid : undefined;
   }
 
   /** `haproxy -c -f file`: rc 0 = valid; the output names the line of each error. */
-  async validate(file: string): Promise<Validation> {
-    try {
-      const r = await run(this.o.bin, ['-c', '-f', file], { timeoutMs: 60_000 });
-      return { ok: true, output: r.stdout + r.stderr };
-    } catch (err) {
-      if (err instanceof KernelError) return { ok: false, output: err.stderr + err.stdout };
-      throw err;
-    }
-  }
-
-  /** Starts the master (foreground, our child) and waits for its first worker. */
-  async start(): Promise<void> {
-    await this.stopLeftover();
-    const args = ['-W', '-db', '-f', this.o.configPath, '-p', this.pidFile];
-    const proc = spawn(this.o.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.proc = proc;
-    const logLine = (c: Buffer): void => {
-      for (const line of c.toString('utf8').split('\n').filter(Boolean)) this.o.log.info({ haproxy: line });
-    };
-    proc.stdout!.on('data', logLine);
-    proc.stderr!.on('data', logLine);
-    proc.once('exit', (code, signal) => {
-      this.exitedAt = Date.now();
-      this.o.log.warn({ code, signal }, 'haproxy master exited');
-      if (!this.stopping) this.onUnexpectedExit?.();
-    });
-    const deadline = Date.now() + 10_000;
-    while ((await this.workerPid()) === undefined) {
-      if (!this.running) throw new Error(`haproxy exited at start (code ${proc.exitCode}); see the log`);
-      if (Date.now() > deadline) throw new Error('haproxy: no worker answered on the stats socket in 10 s');
-      await sleep(50);
-    }
+  validate(file: string): Promise<Validation> {
+    return haproxyCheck(this.o.bin, file);
   }
 
   private get pidFile(): string {
     return `${this.o.configPath}.pid`;
   }
 
-  /** A master left by a previous `dcnet lb` on the same config (killed without cleanup) holds the
-   *  ports; it is recognised by its pidfile and command line, and stopped. */
-  private async stopLeftover(): Promise<void> {
-    const pid = Number((await readFile(this.pidFile, 'utf8').catch(() => '')).trim().split('\n')[0]);
-    if (!Number.isInteger(pid) || pid <= 1 || pid === this.proc?.pid) return;
-    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
-    if (!cmdline.some((a) => a.endsWith('haproxy')) || !cmdline.includes(this.o.configPath)) return;
-    this.o.log.warn({ pid }, 'stopping the HAProxy a previous dcnet lb left running on this config');
+  /** Starts the master (foreground, our child) and waits for its first worker. */
+  async start(): Promise<void> {
+    const left = await stopLeftoverHaproxy(this.pidFile, this.o.configPath);
+    if (left !== undefined)
+      this.o.log.warn({ pid: left }, 'stopped the HAProxy a previous dcnet lb left running on this config');
+    const alerts: string[] = [];
+    this.watch = (line) => {
+      if (line.startsWith('[ALERT]')) alerts.push(alertText(line));
+    };
+    const master = HaproxyMaster.start({
+      bin: this.o.bin,
+      configFile: this.o.configPath,
+      pidFile: this.pidFile,
+      onLine: (line) => {
+        this.o.log.info({ haproxy: line });
+        this.watch?.(line);
+      },
+      onExit: (code, signal) => {
+        this.exitedAt = Date.now();
+        this.o.log.warn({ code, signal }, 'haproxy master exited');
+        if (!this.stopping && this.master === master) this.onUnexpectedExit?.();
+      },
+    });
+    this.master = master;
     try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      return;
+      const deadline = Date.now() + 10_000;
+      while ((await this.workerPid()) === undefined) {
+        if (!master.running)
+          throw new ReloadError(
+            `haproxy exited at start (code ${master.exitCode}): ${alerts.join(' | ') || 'see the log'}`,
+            alerts,
+          );
+        if (Date.now() > deadline) throw new Error('haproxy: no worker answered on the stats socket in 10 s');
+        await sleep(50);
+      }
+    } finally {
+      this.watch = undefined;
     }
-    for (let i = 0; i < 50; i++) {
-      await sleep(100);
-      if (!(await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => ''))) return;
-    }
-    process.kill(pid, 'SIGKILL');
   }
 
   /** The current worker's PID, from `show info` on the stats socket. */
@@ -109,7 +115,8 @@ export class Haproxy {
     }
   }
 
-  /** Saves server state, signals the master and waits until a new worker answers. */
+  /** Saves server state, signals the master and waits until a new worker answers; a
+   *  `ReloadError` when HAProxy reports that it could not load the config. */
   async reload(): Promise<void> {
     if (!this.running) {
       await this.start();
@@ -119,77 +126,50 @@ export class Haproxy {
     try {
       const state = await runtimeCommand(this.o.socketPath, 'show servers state', 5000);
       if (state.startsWith('1\n')) {
-        await writeFile(`${this.o.serverStateFile}.tmp`, state);
+        await writeFile(`${this.o.serverStateFile}.tmp`, state, { mode: 0o600 });
         await rename(`${this.o.serverStateFile}.tmp`, this.o.serverStateFile);
       }
     } catch (err) {
       this.o.log.warn({ err: (err as Error).message }, 'could not save server state before reload');
     }
-    process.kill(this.proc!.pid!, 'SIGUSR2');
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      const pid = await this.workerPid();
-      if (pid !== undefined && pid !== old) return;
-      if (!this.running) throw new Error('haproxy master exited during reload');
-      if (Date.now() > deadline) throw new Error('haproxy: no new worker 15 s after reload');
-      await sleep(50);
+    const alerts: string[] = [];
+    let failed = false;
+    this.watch = (line) => {
+      if (line.startsWith('[ALERT]')) alerts.push(alertText(line));
+      // The master's verdict on a reload (HAProxy 2.6 mworker): the old workers resume.
+      if (/Loading failure!/.test(line)) failed = true;
+    };
+    try {
+      this.master!.reload();
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        if (failed)
+          throw new ReloadError(
+            `haproxy could not load the new config (the old workers keep serving): ${alerts.join(' | ') || 'see the log'}`,
+            alerts,
+          );
+        const pid = await this.workerPid();
+        if (!failed && pid !== undefined && pid !== old) return;
+        if (!this.running) throw new ReloadError('haproxy master exited during reload', alerts);
+        if (Date.now() > deadline) throw new ReloadError('haproxy: no new worker 15 s after reload', alerts);
+        await sleep(50);
+      }
+    } finally {
+      this.watch = undefined;
     }
   }
 
   /** PIDs of the master and its workers (old workers still draining included). */
-  async pids(): Promise<number[]> {
-    const master = this.masterPid;
-    if (master === undefined) return [];
-    const out = [master];
-    for (const d of await readdir('/proc').catch(() => [] as string[])) {
-      if (!/^\d+$/.test(d)) continue;
-      const stat = await readFile(`/proc/${d}/stat`, 'utf8').catch(() => '');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === master) out.push(Number(d));
-    }
-    return out;
+  pids(): Promise<number[]> {
+    return this.master?.pids() ?? Promise.resolve([]);
   }
 
   async stop(): Promise<void> {
-    const p = this.proc;
     this.stopping = true;
-    if (!p || !this.running) return;
-    const exited = new Promise<void>((r) => p.once('exit', () => r()));
-    p.kill('SIGTERM');
-    const timer = setTimeout(() => p.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
+    await this.master?.stop();
   }
 
   get lastExit(): number | undefined {
     return this.exitedAt;
   }
-}
-
-/** A self-signed `CN=*` certificate, as Marathon-LB makes when none is given. */
-export async function selfSignedCert(path: string): Promise<void> {
-  const exists = await readFile(path, 'utf8').catch(() => '');
-  if (exists.includes('PRIVATE KEY')) return;
-  const key = `${path}.key`;
-  const crt = `${path}.crt`;
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-subj',
-    '/CN=*',
-    '-days',
-    '3650',
-    '-keyout',
-    key,
-    '-out',
-    crt,
-  ]);
-  const pem = (await readFile(crt, 'utf8')) + (await readFile(key, 'utf8'));
-  await writeFile(path, pem, { mode: 0o600 });
-  const { rm } = await import('node:fs/promises');
-  await rm(key, { force: true });
-  await rm(crt, { force: true });
 }

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { LbController } from './controller.js';
 import { Haproxy, selfSignedCert } from './haproxy.js';
 import { lbApi } from './server.js';
-import { Templater, defaultHead, globalOptions } from './templates.js';
+import { Templater, defaultHead, globalOptions, withIsolation, type Isolation } from './templates.js';
 import type { FastifyInstance } from 'fastify';
 import { parseApps } from './marathon.js';
 import { MarathonClient } from './marathon-client.js';
@@ -41,6 +41,29 @@ export interface LbOptions {
   readonly maxBackoffS?: number;
   /** When set, `/_mlb_signal/*` need `Authorization: Bearer <token>` (Marathon-LB: open to all). */
   readonly adminToken?: string;
+  /** Per-port template labels `HAPROXY_{n}_<TEMPLATE>` are used (raw config text from tenants);
+   *  default: an app with one is left out. */
+  readonly allowTemplateLabels?: boolean;
+  /** Workers' user, group and chroot (default haproxy, haproxy, /var/lib/haproxy; '' = keep
+   *  root / no chroot). */
+  readonly haproxyUser?: string;
+  readonly haproxyGroup?: string;
+  readonly haproxyChroot?: string;
+}
+
+const SYSTEM_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+
+/** The workers' isolation from the options; a bad name or path is a `HeadError`. */
+export function isolationOf(o: Pick<LbOptions, 'haproxyUser' | 'haproxyGroup' | 'haproxyChroot'>): Isolation {
+  const user = o.haproxyUser ?? 'haproxy';
+  const group = o.haproxyGroup ?? (user || 'haproxy');
+  const chroot = o.haproxyChroot ?? '/var/lib/haproxy';
+  if (user && !SYSTEM_NAME.test(user)) throw new HeadError(`--haproxy-user: "${user}" is not a user name`);
+  if (group && !SYSTEM_NAME.test(group))
+    throw new HeadError(`--haproxy-group: "${group}" is not a group name`);
+  if (chroot && !/^(?:\/[A-Za-z0-9._-]+)+\/?$/.test(chroot))
+    throw new HeadError(`--haproxy-chroot: "${chroot}" is not an absolute directory path`);
+  return { ...(user && { user }), ...(user && group && { group }), ...(chroot && { chroot }) };
 }
 
 export interface RunningLb {
@@ -58,7 +81,10 @@ export function effectiveHead(
   o: Parameters<typeof defaultHead>[0],
   env: LbOptions['env'],
 ): string {
-  const head = t.headOverride ?? defaultHead(o, globalOptions(env?.HAPROXY_GLOBAL_DEFAULT_OPTIONS));
+  const head =
+    t.headOverride !== undefined
+      ? withIsolation(t.headOverride, o.isolation)
+      : defaultHead(o, globalOptions(env?.HAPROXY_GLOBAL_DEFAULT_OPTIONS));
   if (/^\s*daemon\b/m.test(head) || !head.includes('expose-fd listeners'))
     throw new HeadError(
       'HAPROXY_HEAD: must not contain "daemon" and must have "expose-fd listeners" on its stats socket (master-worker mode, seamless reloads)',
@@ -88,7 +114,11 @@ async function setup(o: LbOptions, makeCert: boolean): Promise<Setup> {
   const socketPath = join(dir, 'haproxy.sock');
   const serverStateFile = join(dir, 'server-state');
   const env = o.env ?? process.env;
-  const templater = new Templater({ env, templateDir: o.templateDir });
+  const templater = new Templater({
+    env,
+    templateDir: o.templateDir,
+    labelTemplates: o.allowTemplateLabels === true,
+  });
   const apiAddr = `${o.api.host === '0.0.0.0' ? '127.0.0.1' : o.api.host}:${o.api.port}`;
   const head = effectiveHead(
     templater,
@@ -98,6 +128,7 @@ async function setup(o: LbOptions, makeCert: boolean): Promise<Setup> {
       statsBind: o.statsBind ?? '0.0.0.0:9090',
       apiAddr,
       maxconn: await fittingMaxconn(),
+      isolation: isolationOf(o),
     },
     env,
   );
@@ -139,6 +170,7 @@ async function setup(o: LbOptions, makeCert: boolean): Promise<Setup> {
       healthCheck: o.healthCheck ?? false,
       ipPerTaskPortRange: o.ipPerTaskPortRange ?? [10050, 10100],
       frameworkName: env.FRAMEWORK_NAME,
+      templateLabels: o.allowTemplateLabels === true,
     },
   };
 }
@@ -165,6 +197,9 @@ export async function startLb(o: LbOptions): Promise<RunningLb> {
   const dir = dirname(o.configPath);
   await mkdir(dir, { recursive: true });
   const { socketPath, serverStateFile, templater, render, services } = await setup(o, true);
+  // HAProxy needs its workers' chroot to exist (it stays empty: everything is read before).
+  const { chroot } = isolationOf(o);
+  if (chroot) await mkdir(chroot, { recursive: true, mode: 0o755 });
   // An empty state file (version line only) rather than a warning on the first start.
   if (!(await readFile(serverStateFile, 'utf8').catch(() => ''))) await writeFile(serverStateFile, '1\n');
   const haproxy = new Haproxy({

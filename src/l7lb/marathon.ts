@@ -2,6 +2,7 @@
 // §3). JSON nulls are stripped first (as Marathon-LB does: "absent" and "null" mean the same);
 // each app is validated on its own, so one malformed app is reported and skipped, never fatal.
 import { z } from 'zod';
+import { parseAddress } from '../net/index.js';
 
 /** Removes every object key whose value is null, recursively (array elements are kept). In
  *  place: the body is freshly parsed JSON nobody else holds. */
@@ -22,10 +23,24 @@ export function stripNulls(v: unknown): unknown {
 const port = z.number().int().min(0).max(65535);
 const labels = z.record(z.string(), z.string());
 
+// Fields that end up in HAProxy's config (backend names, ACLs, server lines, health-check
+// requests) have a grammar, so that a Marathon document cannot write config text.
+/** Marathon's path ids: `/` + segments of lower-case letters, digits, `.` and `-`. */
+const APP_ID = /^(?:\/[a-z0-9](?:[a-z0-9.-]{0,62}[a-z0-9])?)+$/;
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$/;
+const HC_PATH = /^\/[A-Za-z0-9._~!$&*+,;=:@%/?-]{0,1023}$/;
+const HC_PROTOCOL = /^[A-Z_]{1,32}$/;
+const isAppId = (v: string): boolean => APP_ID.test(v);
+/** Empty is allowed: such a task is skipped (§1.3 step 5). */
+const isHost = (v: string): boolean => v === '' || HOST_NAME.test(v) || parseAddress(v) !== undefined;
+const isIp = (v: string): boolean => parseAddress(v) !== undefined;
+const isHcPath = (v: string): boolean => HC_PATH.test(v);
+const isHcProtocol = (v: string): boolean => HC_PROTOCOL.test(v);
+
 export const healthCheckSchema = z
   .object({
-    protocol: z.string().optional(),
-    path: z.string().optional(),
+    protocol: z.string().refine(isHcProtocol, 'is not a health-check protocol').optional(),
+    path: z.string().refine(isHcPath, 'is not a URL path').optional(),
     portIndex: z.number().int().optional(),
     port: z.number().int().optional(),
     gracePeriodSeconds: z.number().optional(),
@@ -49,10 +64,12 @@ export const taskSchema = z
   .object({
     id: z.string(),
     appId: z.string().optional(),
-    host: z.string().optional(),
+    host: z.string().refine(isHost, 'is not a host name or IP address').optional(),
     state: z.string().optional(),
     ports: z.array(port).optional(),
-    ipAddresses: z.array(z.object({ ipAddress: z.string() }).passthrough()).optional(),
+    ipAddresses: z
+      .array(z.object({ ipAddress: z.string().refine(isIp, 'is not an IP address') }).passthrough())
+      .optional(),
     healthCheckResults: z.array(z.object({ alive: z.boolean().optional() }).passthrough()).optional(),
     draining: z.boolean().optional(),
   })
@@ -60,7 +77,7 @@ export const taskSchema = z
 
 export const appSchema = z
   .object({
-    id: z.string().min(1),
+    id: z.string().refine(isAppId, 'is not a Marathon app id (/ and lower-case a-z0-9.-)'),
     labels: labels.optional(),
     instances: z.number().int().optional(),
     ports: z.array(port).optional(),
@@ -106,6 +123,8 @@ export interface AppsParseResult {
 const isObj = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 const optStr = (v: unknown): boolean => v === undefined || typeof v === 'string';
+const optOf = (v: unknown, ok: (s: string) => boolean): boolean =>
+  v === undefined || (typeof v === 'string' && ok(v));
 const optPort = (v: unknown): boolean =>
   v === undefined || (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535);
 const optArr = (v: unknown, item: (x: unknown) => boolean): boolean =>
@@ -114,7 +133,7 @@ const optArr = (v: unknown, item: (x: unknown) => boolean): boolean =>
 /** The shapes `appSchema` accepts, checked without copying (thousands of tasks per resync); a
  *  false here sends the app through zod, which names the field. */
 function looksValid(a: unknown): a is MarathonApp {
-  if (!isObj(a) || typeof a.id !== 'string' || a.id === '') return false;
+  if (!isObj(a) || typeof a.id !== 'string' || !isAppId(a.id)) return false;
   if (
     a.labels !== undefined &&
     (!isObj(a.labels) || !Object.values(a.labels).every((v) => typeof v === 'string'))
@@ -167,8 +186,8 @@ function looksValid(a: unknown): a is MarathonApp {
       a.healthChecks,
       (h) =>
         isObj(h) &&
-        optStr(h.protocol) &&
-        optStr(h.path) &&
+        optOf(h.protocol, isHcProtocol) &&
+        optOf(h.path, isHcPath) &&
         num(h.gracePeriodSeconds) &&
         num(h.intervalSeconds) &&
         num(h.timeoutSeconds) &&
@@ -184,10 +203,10 @@ function looksValid(a: unknown): a is MarathonApp {
       isObj(t) &&
       typeof t.id === 'string' &&
       optStr(t.appId) &&
-      optStr(t.host) &&
+      optOf(t.host, isHost) &&
       optStr(t.state) &&
       optArr(t.ports, optPort) &&
-      optArr(t.ipAddresses, (x) => isObj(x) && typeof x.ipAddress === 'string') &&
+      optArr(t.ipAddresses, (x) => isObj(x) && typeof x.ipAddress === 'string' && isIp(x.ipAddress)) &&
       optArr(
         t.healthCheckResults,
         (x) => isObj(x) && (x.alive === undefined || typeof x.alive === 'boolean'),
@@ -215,7 +234,8 @@ export function parseApps(body: unknown): AppsParseResult {
       const id = (raw as { id?: unknown } | undefined)?.id;
       const issue = r.error.issues[0]!;
       errors.push(
-        `app ${typeof id === 'string' ? id : `#${i}`}: field "${issue.path.join('.')}": ${issue.message}`,
+        // An id outside the grammar is not echoed (it may carry control characters).
+        `app ${typeof id === 'string' && isAppId(id) ? id : `#${i}`}: field "${issue.path.join('.')}": ${issue.message}`,
       );
     }
   });

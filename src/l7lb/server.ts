@@ -5,6 +5,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import type { LbController } from './controller.js';
 import type { Haproxy } from './haproxy.js';
+import { redactConfig } from './redact.js';
 
 export function lbApi(
   ctl: LbController,
@@ -21,7 +22,7 @@ export function lbApi(
   app.get('/_haproxy_health_check', async (_req, reply) =>
     haproxy.running ? text(reply, 'OK\n') : reply.code(503).type('text/plain').send('haproxy not running\n'),
   );
-  app.get('/_haproxy_getconfig', async (_req, reply) => text(reply, ctl.configText));
+  app.get('/_haproxy_getconfig', async (_req, reply) => text(reply, redactConfig(ctl.configText)));
   app.get('/_haproxy_getvhostmap', async (_req, reply) => text(reply, ctl.maps.domain));
   app.get('/_haproxy_getappmap', async (_req, reply) => text(reply, ctl.maps.app));
   app.get('/_haproxy_getpids', async (_req, reply) => text(reply, (await haproxy.pids()).join(' ')));

@@ -1,8 +1,10 @@
 // Marathon apps → services → backends, as Marathon-LB's `get_apps` (specs/marathon-lb.md §1.3,
 // §1.4, §1.12, §3.7). Pure: host names are resolved beforehand (`hosts`), the health verdict cache
-// is passed in. Label errors drop the one app and are reported, never thrown.
+// is passed in. Labels are read through their grammars (labels.ts): a bad one drops that app and
+// is reported, never thrown.
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
+import { LabelError, parseAppLabels, parsePortLabels, portLabel, type Auth } from './labels.js';
 import type { MarathonApp, MarathonHealthCheck, MarathonTask } from './marathon.js';
 
 export interface Backend {
@@ -39,7 +41,7 @@ export interface Service {
   sticky: boolean;
   redirectHttpToHttps: boolean;
   useHsts: boolean;
-  auth: { realm: string; user: string; passwd: string } | undefined;
+  auth: Auth | undefined;
   proxypath: string | undefined;
   revproxypath: string | undefined;
   redirpath: string | undefined;
@@ -60,6 +62,8 @@ export interface ServiceOptions {
   readonly hosts?: ReadonlyMap<string, string>;
   /** Last health verdict per task id (Marathon-LB's cache; unseen = not alive). */
   readonly healthCache?: Map<string, boolean>;
+  /** `HAPROXY_{n}_<TEMPLATE>` labels are allowed (operator's `--allow-template-labels`). */
+  readonly templateLabels?: boolean;
 }
 
 export interface ServicesResult {
@@ -83,19 +87,6 @@ const SKIPPED_STATES = new Set([
 ]);
 
 export const parseBool = (v: string): boolean => ['true', 't', 'yes', 'y'].includes(v.toLowerCase());
-
-class LabelError extends Error {}
-
-function serverWeight(key: string, v: string): number {
-  const w = parseIntLabel(key, v);
-  if (w < 0 || w > 256) throw new LabelError(`label ${key}: ${w} is not a server weight (0-256)`);
-  return w;
-}
-
-function parseIntLabel(key: string, v: string): number {
-  if (!/^\s*[-+]?\d+\s*$/.test(v)) throw new LabelError(`label ${key}: "${v}" is not an integer`);
-  return Number.parseInt(v, 10);
-}
 
 export type NetworkingMode = 'host' | 'container' | 'container/bridge';
 
@@ -211,9 +202,13 @@ export function healthCheckFor(app: MarathonApp, i: number): MarathonHealthCheck
   return (app.healthChecks ?? []).find((h) => !!h.port || h.portIndex === i);
 }
 
-const splitGroups = (v: string | undefined): string[] => (v ? v.split(',') : []);
-
-function newService(app: MarathonApp, index: number, port: number, strict: boolean): Service {
+function newService(
+  app: MarathonApp,
+  index: number,
+  port: number,
+  strict: boolean,
+  appGroups: string[],
+): Service {
   const hc = healthCheckFor(app, index);
   return {
     appId: app.id,
@@ -223,7 +218,7 @@ function newService(app: MarathonApp, index: number, port: number, strict: boole
     labels: app.labels ?? {},
     healthCheck: hc,
     mode: hc?.protocol === 'HTTP' ? 'http' : undefined,
-    appGroups: splitGroups(app.labels?.HAPROXY_GROUP),
+    appGroups,
     portGroups: [],
     enabled: !strict,
     hostname: undefined,
@@ -246,83 +241,40 @@ function newService(app: MarathonApp, index: number, port: number, strict: boole
   };
 }
 
-/** Applies the `HAPROXY_{n}_*` labels of index n (§1.4), in Marathon-LB's (alphabetical) order. */
-function applyLabels(s: Service, labels: Readonly<Record<string, string>>, n: number): void {
-  const prefix = `HAPROXY_${n}_`;
-  const mine: [string, string, string][] = [];
-  for (const key in labels)
-    if (key.startsWith(prefix)) mine.push([key.slice(prefix.length), key, labels[key]!]);
-  if (mine.length === 0) return;
-  mine.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  for (const [name, key, v] of mine) {
-    switch (name) {
-      case 'GROUP':
-        s.portGroups = splitGroups(v);
-        break;
-      case 'ENABLED':
-        s.enabled = parseBool(v);
-        break;
-      case 'VHOST':
-        s.hostname = v.toLowerCase();
-        break;
-      case 'BACKEND_WEIGHT':
-        s.backendWeight = parseIntLabel(key, v);
-        break;
-      case 'PATH':
-        s.path = v;
-        if (s.backendWeight === 0) s.backendWeight = 1;
-        break;
-      case 'PORT':
-        s.servicePort = parseIntLabel(key, v);
-        break;
-      case 'BIND_ADDR':
-        s.bindAddr = v;
-        break;
-      case 'BIND_OPTIONS':
-        s.bindOptions = v;
-        break;
-      case 'SSL_CERT':
-        s.sslCert = v;
-        break;
-      case 'MODE':
-        s.mode = v.toLowerCase();
-        break;
-      case 'BALANCE':
-        s.balance = v;
-        break;
-      case 'STICKY':
-        s.sticky = parseBool(v);
-        break;
-      case 'REDIRECT_TO_HTTPS':
-        s.redirectHttpToHttps = parseBool(v);
-        break;
-      case 'USE_HSTS':
-        s.useHsts = parseBool(v);
-        break;
-      case 'AUTH': {
-        const parts = v.split(':');
-        if (parts.length !== 3)
-          throw new LabelError(`label ${key}: must be realm:user:password (got ${parts.length} parts)`);
-        s.auth = { realm: parts[0]!, user: parts[1]!, passwd: parts[2]! };
-        break;
-      }
-      case 'HTTP_BACKEND_PROXYPASS_PATH':
-        s.proxypath = v;
-        break;
-      case 'HTTP_BACKEND_REVPROXY_PATH':
-        s.revproxypath = v;
-        break;
-      case 'HTTP_BACKEND_REDIR':
-        s.redirpath = v;
-        break;
-      case 'BACKEND_NETWORK_ALLOWED_ACL':
-        s.networkAllowed = v;
-        break;
-      case 'BACKEND_HEALTHCHECK_PORT_INDEX':
-        s.healthCheckPortIndex = parseIntLabel(key, v);
-        break;
-    }
+/** Applies the `HAPROXY_{n}_*` labels of index n (§1.4), typed by their grammars. Marathon-LB
+ *  applies them in alphabetical order; what that order decides is spelled out here (PATH gives
+ *  weight 1 only if BACKEND_WEIGHT left it 0). */
+function applyLabels(
+  s: Service,
+  labels: Readonly<Record<string, string>>,
+  n: number,
+  o: ServiceOptions,
+): void {
+  const l = parsePortLabels(labels, n, { templateLabels: o.templateLabels === true });
+  if (l.GROUP !== undefined) s.portGroups = l.GROUP;
+  if (l.ENABLED !== undefined) s.enabled = l.ENABLED;
+  if (l.VHOST !== undefined) s.hostname = l.VHOST;
+  if (l.BACKEND_WEIGHT !== undefined) s.backendWeight = l.BACKEND_WEIGHT;
+  if (l.PATH !== undefined) {
+    s.path = l.PATH;
+    if (s.backendWeight === 0) s.backendWeight = 1;
   }
+  if (l.PORT !== undefined) s.servicePort = l.PORT;
+  if (l.BIND_ADDR !== undefined) s.bindAddr = l.BIND_ADDR;
+  if (l.BIND_OPTIONS !== undefined) s.bindOptions = l.BIND_OPTIONS;
+  if (l.SSL_CERT !== undefined) s.sslCert = l.SSL_CERT;
+  if (l.MODE !== undefined) s.mode = l.MODE;
+  if (l.BALANCE !== undefined) s.balance = l.BALANCE;
+  if (l.STICKY !== undefined) s.sticky = l.STICKY;
+  if (l.REDIRECT_TO_HTTPS !== undefined) s.redirectHttpToHttps = l.REDIRECT_TO_HTTPS;
+  if (l.USE_HSTS !== undefined) s.useHsts = l.USE_HSTS;
+  if (l.AUTH !== undefined) s.auth = l.AUTH;
+  if (l.HTTP_BACKEND_PROXYPASS_PATH !== undefined) s.proxypath = l.HTTP_BACKEND_PROXYPASS_PATH;
+  if (l.HTTP_BACKEND_REVPROXY_PATH !== undefined) s.revproxypath = l.HTTP_BACKEND_REVPROXY_PATH;
+  if (l.HTTP_BACKEND_REDIR !== undefined) s.redirpath = l.HTTP_BACKEND_REDIR;
+  if (l.BACKEND_NETWORK_ALLOWED_ACL !== undefined) s.networkAllowed = l.BACKEND_NETWORK_ALLOWED_ACL;
+  if (l.BACKEND_HEALTHCHECK_PORT_INDEX !== undefined)
+    s.healthCheckPortIndex = l.BACKEND_HEALTHCHECK_PORT_INDEX;
 }
 
 function taskAlive(task: MarathonTask, app: MarathonApp, opts: ServiceOptions): boolean {
@@ -367,7 +319,7 @@ function mergeTwo(a: MarathonApp, b: MarathonApp): MarathonApp {
     // Upstream's `!= 0` compares a string with an int and is always true.
     const scaled = (x: MarathonApp): string => x.versionInfo?.lastScalingAt ?? '';
     if (scaled(oldApp) > scaled(newApp)) [oldApp, newApp] = [newApp, oldApp];
-    target = Number.parseInt(newApp.labels?.HAPROXY_DEPLOYMENT_TARGET_INSTANCES ?? '0', 10) || 0;
+    target = parseAppLabels(newApp.labels).HAPROXY_DEPLOYMENT_TARGET_INSTANCES ?? 0;
   }
   const newTasks = newApp.tasks ?? [];
   const healthyNew =
@@ -392,10 +344,22 @@ export function buildServices(rawApps: readonly MarathonApp[], opts: ServiceOpti
   const errors: { appId: string; error: string }[] = [];
   const services: Service[] = [];
   const assigner = new ServicePortAssigner(opts.ipPerTaskPortRange ?? [10050, 10100]);
-  for (const app of mergeDeploymentGroups(rawApps)) {
+  // App-wide labels first: the zdd ones decide ids and merges.
+  const valid: MarathonApp[] = [];
+  for (const app of rawApps) {
+    try {
+      parseAppLabels(app.labels);
+      valid.push(app);
+    } catch (err) {
+      if (!(err instanceof LabelError)) throw err;
+      errors.push({ appId: app.id, error: err.message });
+    }
+  }
+  for (const app of mergeDeploymentGroups(valid)) {
     if (opts.frameworkName && app.id.replace(/^\//, '') === opts.frameworkName) continue;
     try {
-      services.push(...appServices(app, assigner, opts));
+      const groups = parseAppLabels(app.labels).HAPROXY_GROUP ?? [];
+      services.push(...appServices(app, assigner, opts, groups));
     } catch (err) {
       if (!(err instanceof LabelError)) throw err;
       errors.push({ appId: app.id, error: err.message });
@@ -404,14 +368,19 @@ export function buildServices(rawApps: readonly MarathonApp[], opts: ServiceOpti
   return { services, errors };
 }
 
-function appServices(app: MarathonApp, assigner: ServicePortAssigner, opts: ServiceOptions): Service[] {
+function appServices(
+  app: MarathonApp,
+  assigner: ServicePortAssigner,
+  opts: ServiceOptions,
+  appGroups: string[],
+): Service[] {
   const ports = assigner.servicePorts(app);
   const labels = app.labels ?? {};
   const byPort = new Map<number, Service>();
   ports.forEach((port, i) => {
     if (port === undefined) return;
-    const s = newService(app, i, port, opts.strictMode ?? false);
-    applyLabels(s, labels, i);
+    const s = newService(app, i, port, opts.strictMode ?? false, appGroups);
+    applyLabels(s, labels, i, opts);
     if (!s.healthCheck && s.healthCheckPortIndex !== undefined) {
       const hc = healthCheckFor(app, s.healthCheckPortIndex);
       if (hc) {
@@ -440,13 +409,13 @@ function appServices(app: MarathonApp, assigner: ServicePortAssigner, opts: Serv
       const sp = ports[i];
       const s = sp === undefined ? undefined : byPort.get(sp);
       if (!s) continue;
-      const w = own[`HAPROXY_${i}_SERVER_WEIGHT`];
+      const w = portLabel(own, i, 'SERVER_WEIGHT');
       s.backends.push({
         host: task.host,
         ip: where.ip,
         port: where.ports[i]!,
         draining: task.draining === true,
-        ...(w !== undefined && { weight: serverWeight(`HAPROXY_${i}_SERVER_WEIGHT`, w) }),
+        ...(w !== undefined && { weight: w }),
       });
     }
   }

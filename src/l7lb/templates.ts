@@ -15,6 +15,41 @@ export interface HeadOptions {
   readonly apiAddr: string;
   /** Global maxconn (Marathon-LB: 50000); HAProxy needs about two descriptors per connection. */
   readonly maxconn?: number;
+  /** Workers drop to this user and group and chroot into this directory; the master stays root
+   *  (it binds, reads certificates, maps and server state before forking, and re-executes on
+   *  reload), so the stats socket stays the controller's. */
+  readonly isolation?: Isolation;
+}
+
+export interface Isolation {
+  readonly user?: string;
+  readonly group?: string;
+  readonly chroot?: string;
+}
+
+/** The `user`/`group`/`chroot` lines of `global`. */
+export function isolationLines(i: Isolation | undefined): string {
+  let out = '';
+  if (i?.user) out += `  user ${i.user}\n`;
+  if (i?.group) out += `  group ${i.group}\n`;
+  if (i?.chroot) out += `  chroot ${i.chroot}\n`;
+  return out;
+}
+
+/** A head written by the operator (`HAPROXY_HEAD`) gets the isolation lines it lacks, right
+ *  after `global`; lines it has are its own. */
+export function withIsolation(head: string, i: Isolation | undefined): string {
+  const missing: Isolation = {
+    ...(i?.user && !/^\s*(?:user|uid)\s/m.test(head) && { user: i.user }),
+    ...(i?.group && !/^\s*(?:group|gid)\s/m.test(head) && { group: i.group }),
+    ...(i?.chroot && !/^\s*chroot\s/m.test(head) && { chroot: i.chroot }),
+  };
+  const lines = isolationLines(missing);
+  if (!lines) return head;
+  const m = /^global[ \t]*\n/m.exec(head);
+  return m
+    ? head.slice(0, m.index + m[0].length) + lines + head.slice(m.index + m[0].length)
+    : `global\n${lines}${head}`;
 }
 
 const CIPHERS =
@@ -23,7 +58,7 @@ const CIPHERS =
 /** The `global`/`defaults`/`listen stats` head; `{options}` is filled from HAPROXY_GLOBAL_DEFAULT_OPTIONS. */
 export function defaultHead(o: HeadOptions, defaultOptions: readonly string[]): string {
   return `global
-  maxconn ${o.maxconn ?? 50000}
+${isolationLines(o.isolation)}  maxconn ${o.maxconn ?? 50000}
   spread-checks 5
   max-spread-checks 15000
   hard-stop-after 5m
@@ -238,15 +273,25 @@ for (const name of Object.keys(TEMPLATES) as TemplateName[]) {
   PER_PORT_BY_LABEL.set(label, [...(PER_PORT_BY_LABEL.get(label) ?? []), name]);
 }
 
+/** `<NAME>` of the per-port template labels `HAPROXY_{n}_<NAME>` (raw config text). */
+export const TEMPLATE_LABELS: ReadonlySet<string> = new Set(PER_PORT_BY_LABEL.keys());
+
 /** Resolved templates: env `HAPROXY_<NAME>` (literal `\n` → newline) → `templates/HAPROXY_<NAME>`
- *  file → default; read once. `HEAD` is kept apart (it is built from the controller's paths). */
+ *  file → default; read once. `HEAD` is kept apart (it is built from the controller's paths).
+ *  Per-port template labels are used only with `labelTemplates` (the operator's choice). */
 export class Templater {
   private readonly resolved = new Map<TemplateName, string>();
   readonly headOverride: string | undefined;
+  private readonly labelTemplates: boolean;
 
   constructor(
-    opts: { env?: Readonly<Record<string, string | undefined>>; templateDir?: string | undefined } = {},
+    opts: {
+      env?: Readonly<Record<string, string | undefined>>;
+      templateDir?: string | undefined;
+      labelTemplates?: boolean;
+    } = {},
   ) {
+    this.labelTemplates = opts.labelTemplates === true;
     const env = opts.env ?? {};
     const fromFile = (name: string): string | undefined => {
       if (opts.templateDir === undefined) return undefined;
@@ -278,6 +323,7 @@ export class Templater {
 
   /** Per-port overrides among an app's labels (most apps have none: no map is made). */
   overridesOf(labels: Readonly<Record<string, string>>, n: number): Map<TemplateName, string> | undefined {
+    if (!this.labelTemplates) return undefined;
     let byPort = this.overrideCache.get(labels);
     if (!byPort) {
       byPort = new Map();

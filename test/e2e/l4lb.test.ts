@@ -366,15 +366,18 @@ test(
 );
 
 test(
-  "an invalid label is a named error; its app's other VIPs and every other VIP keep working",
+  "an invalid label (or an IP VIP on a node's address) is a named error; its app's other VIPs and every other VIP keep working",
   { skip: NEEDS_ROOT },
   async () => {
+    const a1 = demo.cluster.agent('a1').host.ip;
     const r = await api('POST', '/v2/apps', {
       id: '/mixed',
       instances: 1,
       portDefinitions: [
         { port: 0, name: 'bad', labels: { VIP_0: 'no-port-here' } },
         { port: 0, name: 'good', labels: { VIP_0: '/mixed:7000' } },
+        { port: 0, name: 'node', labels: { VIP_0: `${a1}:22` } },
+        { port: 0, name: 'dns', labels: { VIP_0: '198.51.100.1:53' } },
       ],
     });
     assert.equal(r.status, 201, JSON.stringify(r.json));
@@ -395,6 +398,7 @@ test(
         const list = JSON.parse((JSON.parse(text) as { kv: { value: string } }).kv.value) as {
           code: string;
           task: string;
+          message: string;
         }[];
         assert.ok(
           list.some((e) => e.code === 'VIP_NO_PORT' && e.task === task.id),
@@ -402,6 +406,12 @@ test(
         );
         return list;
       }, 10_000);
+      const forbidden = errors.filter((e) => e.code === 'VIP_ADDRESS_FORBIDDEN').map((e) => e.message);
+      assert.equal(forbidden.length, 2, JSON.stringify(errors));
+      assert.match(forbidden[0]!, new RegExp(`^${a1.replace(/\./g, '\\.')} is the address of agent \\S+`));
+      assert.equal(forbidden[1], '198.51.100.1 is a DC/OS DNS address; a VIP may not take it');
+      const published = (await demo.vips()).vips.map((v) => v.ip);
+      assert.ok(!published.includes(a1) && !published.includes('198.51.100.1'), published.join(' '));
       assert.ok(
         errors.every((e) => e.task === task.id),
         'only the bad label is reported',

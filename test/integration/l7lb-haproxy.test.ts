@@ -138,8 +138,9 @@ test('haproxy -c accepts every rendered config (every label, map mode, grouped H
     assert.ok(v.ok, `${name}:\n${v.output}\n${r.text}`);
     assert.doesNotMatch(r.text, /\b(rspadd|reqirep|rspirep|reqadd|reqrep)\b/);
   }
-  // A label HAProxy refuses is traced back to its app by the line numbers of `haproxy -c`.
-  const bad = [...apps, app('/bad', 10200, { HAPROXY_0_BALANCE: 'nonsense' }, [31200])];
+  // A label inside its grammar that HAProxy still refuses (a certificate file that does not
+  // exist) is traced back to its app by the line numbers of `haproxy -c`.
+  const bad = [...apps, app('/bad', 10200, { HAPROXY_0_SSL_CERT: '/nonexistent/dcnet-test.pem' }, [31200])];
   const r = renderConfig(buildServices(bad).services, new Templater(), variants[0]![1]);
   const file = join(dir, 'bad.cfg');
   await writeFile(file, r.text);
@@ -375,7 +376,12 @@ test(
     const good = app('/web', 10001, { HAPROXY_0_VHOST: 'web.test' }, [8002]);
     await setApps([
       good,
-      app('/bad', 10003, { HAPROXY_0_VHOST: 'bad.test', HAPROXY_0_BALANCE: 'nonsense' }, [8003]),
+      app(
+        '/bad',
+        10003,
+        { HAPROXY_0_VHOST: 'bad.test', HAPROXY_0_SSL_CERT: '/nonexistent/dcnet-test.pem' },
+        [8003],
+      ),
       app('/badlabel', 10004, { HAPROXY_0_AUTH: 'no-colons' }, [8003]),
       app('/empty', 10005, { HAPROXY_0_VHOST: 'empty.test' }, []),
     ]);
@@ -386,7 +392,7 @@ test(
         assert.deepEqual(ids, ['/bad', '/badlabel'], JSON.stringify(s));
         assert.match(
           s.excluded.find((e) => e.appId === '/bad')!.error,
-          /haproxy -c: .*balance only supports/,
+          /haproxy -c: .*unable to stat SSL certificate from file '\/nonexistent\/dcnet-test\.pem'/,
         );
         assert.match(s.excluded.find((e) => e.appId === '/badlabel')!.error, /HAPROXY_0_AUTH/);
       },
@@ -410,6 +416,157 @@ test(
     await setApps([good, app('/empty', 10005, { HAPROXY_0_VHOST: 'empty.test' }, [8001])]);
     await eventually(async () => assert.match(await get('/', 'empty.test'), /^web\.8001\n/), 10_000, 200);
     assert.ok((await status()).reloadsAvoided >= avoided);
+  },
+);
+
+test(
+  'HAProxy workers run as the haproxy user in a chroot; /_haproxy_getconfig hides the userlist hashes',
+  { skip: NEEDS_ROOT },
+  async () => {
+    const { readFile, readlink, stat } = await import('node:fs/promises');
+    const passwd = await readFile('/etc/passwd', 'utf8');
+    const uid = Number(/^haproxy:[^:]*:(\d+):/m.exec(passwd)?.[1]);
+    assert.ok(uid > 0, 'the haproxy package made its user');
+    const { stdout } = await tb.exec(host.netns, 'openssl', ['passwd', '-5', '-salt', 'dcnetsalt', 's3cret']);
+    const hash = stdout.trim();
+    await setApps([
+      app('/web', 10001, { HAPROXY_0_VHOST: 'web.test' }, [8001]),
+      app(
+        '/private',
+        10006,
+        { HAPROXY_0_VHOST: 'private.test', HAPROXY_0_AUTH: `realm:alice:${hash}` },
+        [8002],
+      ),
+    ]);
+    const code = (args: string[]): Promise<string> =>
+      curl([
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        '-H',
+        'Host: private.test',
+        ...args,
+        'http://127.0.0.1/',
+      ]);
+    await eventually(async () => assert.equal(await code(['-u', 'alice:s3cret']), '200'), 10_000, 200);
+    assert.equal(await code([]), '401', 'the hash HAProxy loaded guards the vhost');
+    const shown = await curl(['http://127.0.0.1:9090/_haproxy_getconfig']);
+    assert.match(shown, /^ {2}user alice password <redacted>$/m);
+    assert.ok(!shown.includes(hash) && !shown.includes('dcnetsalt'), shown);
+    const onDisk = join(dir, 'lb', 'haproxy.cfg');
+    assert.ok((await readFile(onDisk, 'utf8')).includes(hash));
+    assert.equal((await stat(onDisk)).mode & 0o777, 0o600, 'the config with the hashes is owner-only');
+
+    const gid = Number(/^haproxy:[^:]*:(\d+):/m.exec(await readFile('/etc/group', 'utf8'))?.[1]);
+    const ids = async (pid: number, field: 'Uid' | 'Gid'): Promise<number[]> =>
+      new RegExp(`^${field}:\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)$`, 'm')
+        .exec(await readFile(`/proc/${pid}/status`, 'utf8'))!
+        .slice(1)
+        .map(Number);
+    // Polled: a worker forked by a reload a moment ago may not have dropped yet.
+    const master = await eventually(
+      async () => {
+        const [m, ...workers] = (await curl(['http://127.0.0.1:9090/_haproxy_getpids']))
+          .split(' ')
+          .map(Number);
+        assert.ok(workers.length >= 1, 'a worker runs');
+        assert.deepEqual(await ids(m!, 'Uid'), [0, 0, 0, 0], 'the master stays root (binds, reloads)');
+        for (const w of workers) {
+          assert.deepEqual(
+            await ids(w, 'Uid'),
+            [uid, uid, uid, uid],
+            `worker ${w} real, effective, saved, fs uid`,
+          );
+          assert.deepEqual(await ids(w, 'Gid'), [gid, gid, gid, gid], `worker ${w} gids`);
+          assert.equal(await readlink(`/proc/${w}/root`), '/var/lib/haproxy', `worker ${w} is chrooted`);
+        }
+        return m!;
+      },
+      5000,
+      100,
+    );
+    assert.equal(await readlink(`/proc/${master}/root`), '/');
+  },
+);
+
+test(
+  'a reload that fails after haproxy -c passed (a taken port) restores the last good config, keeps serving, and is retried',
+  { skip: NEEDS_ROOT },
+  async () => {
+    const { readFile } = await import('node:fs/promises');
+    const web = app('/web', 10001, { HAPROXY_0_VHOST: 'web.test' }, [8001]);
+    await setApps([web]);
+    await eventually(
+      async () => assert.deepEqual(await answering('web.test', 3), new Set(['web.8001'])),
+      10_000,
+      200,
+    );
+    const good = await eventually(
+      async () => {
+        const text = await readFile(join(dir, 'lb', 'haproxy.cfg'), 'utf8');
+        assert.doesNotMatch(text, /private/);
+        return text;
+      },
+      10_000,
+      200,
+    );
+    // Something else holds :10077 in the namespace; `haproxy -c` does not bind, so it passes.
+    const holder = tb.spawn(host.netns, process.execPath, [
+      '-e',
+      "require('net').createServer().listen(10077, '0.0.0.0', () => console.log('holding'))",
+    ]);
+    try {
+      await eventually(async () => assert.match(holder.output(), /holding/), 5000, 50);
+      const failedBefore = Number(
+        /^dcnet_lb_reloads_total\{outcome="failed"\} (\d+)$/m.exec(
+          await curl(['http://127.0.0.1:9090/_dcnet/metrics']),
+        )?.[1] ?? 0,
+      );
+      await setApps([web, app('/blocked', 10077, {}, [8002])]);
+      await eventually(
+        async () => {
+          const s = (await status()) as { lastError?: string };
+          assert.match(
+            s.lastError ?? '',
+            /^haproxy could not load the new config; the last good config is restored and keeps serving; caused by \/blocked; retrying in \d+ s: .*cannot bind socket/,
+          );
+        },
+        15_000,
+        200,
+      );
+      assert.equal(
+        await readFile(join(dir, 'lb', 'haproxy.cfg'), 'utf8'),
+        good,
+        'the last good config is back on disk',
+      );
+      assert.match(await readFile(join(dir, 'lb', 'haproxy_reload_fail'), 'utf8'), /frontend blocked_10077/);
+      assert.doesNotMatch(await curl(['http://127.0.0.1:9090/_haproxy_getconfig']), /blocked/);
+      await eventually(
+        async () => assert.deepEqual(await answering('web.test', 3), new Set(['web.8001'])),
+        10_000,
+        200,
+      );
+      const metrics = await curl(['http://127.0.0.1:9090/_dcnet/metrics']);
+      assert.ok(
+        Number(/^dcnet_lb_reloads_total\{outcome="failed"\} (\d+)$/m.exec(metrics)?.[1]) > failedBefore,
+      );
+    } finally {
+      await holder.stop();
+    }
+    // The port is free again: a later resync (the retry timer, no new event) loads the config.
+    await eventually(
+      async () => assert.match(await curl(['http://127.0.0.1:10077/']), /^web\.8002\n/),
+      30_000,
+      250,
+    );
+    assert.match(await readFile(join(dir, 'lb', 'haproxy.cfg'), 'utf8'), /frontend blocked_10077/);
+    await eventually(
+      async () => assert.equal(((await status()) as { lastError?: string }).lastError, undefined),
+      10_000,
+      200,
+    );
+    assert.deepEqual(await answering('web.test', 3), new Set(['web.8001']));
   },
 );
 

@@ -119,7 +119,7 @@ test('derivation: backends by network scope, health, killing; IP VIPs; IPv6; nam
       `tcp/${web6}/80`,
       `tcp/${legacy}/8080`,
       `tcp/${hostsvc}/9000`,
-      'tcp/192.0.2.10/9001',
+      'tcp/11.0.2.10/9001',
       `udp/${dns}/53`,
       `tcp/${allocateNamed(['bad.marathon'], 4).get('bad.marathon')}/81`,
       `udp/${allocateNamed(['sdk.marathon'], 4).get('sdk.marathon')}/5001`,
@@ -150,8 +150,8 @@ test('derivation: backends by network scope, health, killing; IP VIPs; IPv6; nam
   // Host: agent IP and host port; an IP VIP on the same port.
   const hostBackend = [{ ip: '10.0.0.2', port: 31000, weight: 2, agent: '10.0.0.2', task: 'hostsvc.1' }];
   assert.deepEqual(byKey.get(`tcp/${hostsvc}/9000`)!.backends, hostBackend);
-  assert.deepEqual(byKey.get('tcp/192.0.2.10/9001')!.backends, hostBackend);
-  assert.equal(byKey.get('tcp/192.0.2.10/9001')!.name, undefined);
+  assert.deepEqual(byKey.get('tcp/11.0.2.10/9001')!.backends, hostBackend);
+  assert.equal(byKey.get('tcp/11.0.2.10/9001')!.name, undefined);
   // UDP, agent known only by its pid, task-label affinity.
   const udp = byKey.get(`udp/${dns}/53`)!;
   assert.equal(udp.affinity, true);

@@ -71,3 +71,66 @@ test('a Marathon-LB HAPROXY_HEAD must suit master-worker mode and offer an admin
     /stats socket \/s mode 600 level admin expose-fd listeners/,
   );
 });
+
+test('/_haproxy_getconfig never shows userlist password hashes or stats credentials', async () => {
+  const { buildServices, renderConfig, Templater } = await import('../../src/l7lb/index.js');
+  const hash = '$6$rounds=5000$saltsalt$AbCdEf0123456789./xyz';
+  const apps = [
+    {
+      id: '/secret',
+      portDefinitions: [{ port: 10000 }],
+      labels: { HAPROXY_GROUP: 'external', HAPROXY_0_VHOST: 's.test', HAPROXY_0_AUTH: `realm:alice:${hash}` },
+      tasks: [{ id: 's.1', host: '192.0.2.1', ports: [31000] }],
+    },
+  ];
+  const rendered = renderConfig(buildServices(apps).services, new Templater(), {
+    groups: ['external'],
+    head: 'global\nlisten stats\n  stats auth admin:hunter2\n',
+  }).text;
+  assert.ok(rendered.includes(hash), 'the hash is in the config HAProxy loads');
+  const { haproxy } = fakes();
+  const ctl = { configText: rendered, maps: { domain: '', app: '' } } as unknown as LbController;
+  const app = lbApi(ctl, haproxy, pino({ level: 'silent' }));
+  const shown = (await app.inject('/_haproxy_getconfig')).body;
+  assert.doesNotMatch(shown, /saltsalt|hunter2/);
+  assert.match(shown, /^ {2}user alice password <redacted>$/m);
+  assert.match(shown, /^ {2}stats auth admin:<redacted>$/m);
+  assert.match(shown, /userlist user_secret_10000\n/);
+  await app.close();
+});
+
+test('HAProxy workers drop to a user and chroot; an operator head gets the lines it lacks', async () => {
+  const { defaultHead, effectiveHead, HeadError, isolationOf, Templater, withIsolation } =
+    await import('../../src/l7lb/index.js');
+  const o = {
+    statsSocket: '/s',
+    serverStateFile: '/t',
+    statsBind: '0.0.0.0:9090',
+    apiAddr: '127.0.0.1:9089',
+  };
+  const isolation = isolationOf({});
+  assert.deepEqual(isolation, { user: 'haproxy', group: 'haproxy', chroot: '/var/lib/haproxy' });
+  assert.match(
+    defaultHead({ ...o, isolation }, []),
+    /^global\n {2}user haproxy\n {2}group haproxy\n {2}chroot \/var\/lib\/haproxy\n/,
+  );
+  assert.deepEqual(isolationOf({ haproxyUser: '', haproxyChroot: '' }), {});
+  assert.deepEqual(isolationOf({ haproxyUser: 'lb', haproxyChroot: '/srv/empty' }), {
+    user: 'lb',
+    group: 'lb',
+    chroot: '/srv/empty',
+  });
+  assert.throws(() => isolationOf({ haproxyUser: 'root\n  daemon' }), HeadError);
+  assert.throws(() => isolationOf({ haproxyChroot: 'relative' }), /--haproxy-chroot/);
+  const operator = 'global\n  uid 200\n  stats socket /x level admin expose-fd listeners\n';
+  assert.equal(
+    withIsolation(operator, isolation),
+    'global\n  group haproxy\n  chroot /var/lib/haproxy\n  uid 200\n  stats socket /x level admin expose-fd listeners\n',
+  );
+  const head = effectiveHead(
+    new Templater({ env: { HAPROXY_HEAD: operator.replace(/\n/g, '\\n') } }),
+    { ...o, isolation },
+    {},
+  );
+  assert.match(head, /^global\n {2}group haproxy\n {2}chroot \/var\/lib\/haproxy\n {2}uid 200\n/);
+});

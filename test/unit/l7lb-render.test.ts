@@ -60,7 +60,8 @@ function render(
   env: Record<string, string> = {},
 ): { body: string; errors: { appId: string; error: string }[] } {
   const { services, errors } = buildServices(apps, { hosts: HOSTS, ...so });
-  const r = renderConfig(services, new Templater({ env }), { groups: ['external'], head: 'HEAD\n', ...o });
+  const t = new Templater({ env, labelTemplates: so.templateLabels === true });
+  const r = renderConfig(services, t, { groups: ['external'], head: 'HEAD\n', ...o });
   assert.ok(r.text.startsWith('HEAD\n'));
   return { body: r.text.slice('HEAD\n'.length), errors: [...errors, ...r.errors] };
 }
@@ -810,7 +811,7 @@ test('one bad app never takes the others down', () => {
     labels: { HAPROXY_0_FRONTEND_HEAD: '\nfrontend {nosuch}\n' },
   });
   const badPort = app({ id: '/badport', ports: [10003], labels: { HAPROXY_0_PORT: 'eighty' } });
-  const { body, errors } = render([badAuth, badPort, good, badTemplate]);
+  const { body, errors } = render([badAuth, badPort, good, badTemplate], {}, { templateLabels: true });
   assert.match(body, /frontend good_10000/);
   assert.doesNotMatch(body, /badauth|badtpl|badport/);
   assert.deepEqual(errors.map((e) => e.appId).sort(), ['/badauth', '/badport', '/badtpl']);
@@ -827,16 +828,28 @@ test('one bad app never takes the others down', () => {
   assert.match(parsed.errors[1]!, /app \/x: field "tasks\.0\.ports\.0"/);
 });
 
-test('per-port template label override', () => {
-  const { body } = render([
-    app({
-      labels: {
-        HAPROXY_0_BACKEND_HEAD:
-          '\nbackend {backend}\n  balance {balance}\n  mode {mode}\n  timeout server 5s\n',
-      },
-    }),
-  ]);
+test('per-port template label override: used with the operator flag, the app left out without it', () => {
+  const overridden = app({
+    labels: {
+      HAPROXY_0_BACKEND_HEAD:
+        '\nbackend {backend}\n  balance {balance}\n  mode {mode}\n  timeout server 5s\n',
+    },
+  });
+  const other = app({ id: '/other', ports: [10001] });
+  const { body } = render([overridden, other], {}, { templateLabels: true });
   assert.match(body, /backend nginx_10000\n {2}balance roundrobin\n {2}mode http\n {2}timeout server 5s\n/);
+  const off = render([overridden, other]);
+  assert.doesNotMatch(off.body, /nginx_10000|timeout server 5s/);
+  assert.match(off.body, /backend other_10001\n/);
+  assert.deepEqual(off.errors, [
+    {
+      appId: '/nginx',
+      error:
+        'label HAPROXY_0_BACKEND_HEAD: template labels are turned off (the operator can allow them with dcnet lb --allow-template-labels)',
+    },
+  ]);
+  // A Templater without the flag ignores label overrides even if asked directly.
+  assert.equal(new Templater().overridesOf(overridden.labels!, 0), undefined);
 });
 
 test('group-https-by-vhost: SNI splitter, loopback backends, per-vhost TLS frontends', () => {
