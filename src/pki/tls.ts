@@ -2,7 +2,7 @@
 // but let the handshake finish without one, so that /health stays open and every other route
 // answers a readable 401 (auth.ts) instead of a reset connection. Clients present their
 // certificate, trust only the cluster CA and can insist that the server is a master.
-import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { checkServerIdentity, createSecureContext, type PeerCertificate } from 'node:tls';
 import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { identityOf } from './identity.js';
@@ -55,14 +55,19 @@ export interface TlsClientOptions {
 
 /** An undici dispatcher presenting `files`' certificate and trusting only its CA. */
 export function tlsDispatcher(files: TlsFiles, opts: TlsClientOptions = {}): Agent {
+  // One context for every connection: PEM parsing per connection would cost more than the
+  // handshake itself.
+  const secureContext = createSecureContext({
+    ca: files.ca,
+    cert: files.cert,
+    key: files.key,
+    minVersion: 'TLSv1.2',
+  });
   return new Agent({
     ...(opts.connections !== undefined && { connections: opts.connections }),
     connect: {
-      ca: files.ca,
-      cert: files.cert,
-      key: files.key,
+      secureContext,
       rejectUnauthorized: true,
-      minVersion: 'TLSv1.2',
       checkServerIdentity: peerRoleCheck(opts.requirePeerRole),
     },
   });

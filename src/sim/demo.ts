@@ -407,7 +407,7 @@ export class Demo {
       `  ip netns exec ${m.netns} curl -s ${this.marathonUrl}/v2/apps?embed=apps.tasks`,
       `  ip netns exec ${m.netns} curl -s ${this.mesosUrl}/master/state`,
       `  ip netns exec ${m.netns} curl -s --cacert ${this.operatorTls().ca} --cert ${this.operatorTls().cert} --key ${this.operatorTls().key} ${cluster.master.url}/overlay-master/state`,
-      `  ip netns exec ${m.netns} dcnet status --tls-dir ${this.operatorTls().dir} --master ${cluster.master.url}`,
+      `  ip netns exec ${m.netns} ${DCNET_BIN} status --tls-dir ${this.operatorTls().dir} --master ${cluster.master.url}`,
       ...(other
         ? [
             `  ip netns exec ${other[1].host.netns} dig +short @${SPARTAN} web.marathon.autoip.dcos.thisdcos.directory`,
