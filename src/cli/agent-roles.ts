@@ -2,7 +2,7 @@
 // node-local DNS (dcos-dns), which names exactly the VIPs the kernel serves.
 import type { AgentRole } from '../overlay/index.js';
 import { registerDcosDnsRoutes, startNodeDns, ZONES, type NodeDns } from '../dns/dcos/index.js';
-import type { ListenAddress, Upstream } from '../dns/server/index.js';
+import type { ClientRateLimitOptions, ListenAddress, Upstream } from '../dns/server/index.js';
 import { L4lbAgent, l4lbZoneRecords, registerL4lbRoutes } from '../l4lb/index.js';
 import { DCNET_VERSION } from './version.js';
 
@@ -14,6 +14,9 @@ export interface DnsRoleOptions {
   readonly forwardZones?: Readonly<Record<string, readonly Upstream[]>>;
   readonly masterIps: readonly string[];
   readonly publicIps?: readonly string[];
+  /** Default: the node DNS's (NODE_DNS_CLIENT_QPS); false = none. */
+  readonly clientRateLimit?: ClientRateLimitOptions | false;
+  readonly maxForwarding?: number;
 }
 
 export interface L4lbRoleOptions {
@@ -62,6 +65,8 @@ export function nodeRoles(o: { dns?: DnsRoleOptions; l4lb?: L4lbRoleOptions }): 
         ...(d.upstreams && { upstreams: d.upstreams }),
         ...(d.forwardZones && { forwardZones: d.forwardZones }),
         ...(d.publicIps && { publicIps: d.publicIps }),
+        ...(d.clientRateLimit !== undefined && { clientRateLimit: d.clientRateLimit }),
+        ...(d.maxForwarding !== undefined && { maxForwarding: d.maxForwarding }),
       });
       registerDcosDnsRoutes(app, dns.zones, DCNET_VERSION);
       publishVipNames();

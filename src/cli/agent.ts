@@ -6,9 +6,18 @@ import { createLogger } from './logger.js';
 import { parseListen } from './listen.js';
 import { UsageError } from './usage-error.js';
 import { parseAddress } from '../net/index.js';
-import { parseUpstream, type Upstream } from '../dns/server/index.js';
+import { ClientRateLimit, parseUpstream, type Upstream } from '../dns/server/index.js';
+import { NODE_DNS_CLIENT_QPS } from '../dns/dcos/index.js';
 import { nodeRoles, type DnsRoleOptions } from './agent-roles.js';
 import { addTlsOptions, checkScheme, controlPlaneTls, type TlsCliOptions } from './tls.js';
+
+function whole(name: string, min: number): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`${name}: "${v}" must be an integer ≥ ${min}`);
+    return n;
+  };
+}
 
 function seconds(name: string, min: number): (v: string) => number {
   return (v) => {
@@ -78,6 +87,22 @@ export function addAgentCommand(program: Command): void {
       '--mesos-dns <ip[:port][,…]>',
       "the masters' Mesos-DNS for .mesos names (default: each --master host on port 61053)",
     )
+    .option(
+      '--dns-client-qps <n>',
+      'queries per second one client address may send the node-local DNS (0 = no limit)',
+      whole('--dns-client-qps', 0),
+      NODE_DNS_CLIENT_QPS,
+    )
+    .option(
+      '--dns-client-exempt <cidr[,…]>',
+      'client addresses/CIDRs the rate limit never applies to (default none, loopback included)',
+    )
+    .option(
+      '--dns-max-forwarding <n>',
+      'forwarded DNS queries in flight at most (again as many for .mesos); local names never wait',
+      whole('--dns-max-forwarding', 1),
+      1024,
+    )
     .option('--public-ip <ip[,…]>', "this node's public addresses (public.thisnode.thisdcos.directory)")
     .option('--no-l4lb', 'do not program the VIP load balancer (nftables table dcnet_l4lb)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info');
@@ -104,6 +129,9 @@ export function addAgentCommand(program: Command): void {
         dnsUpstream?: string;
         dnsForwardZone: string[];
         mesosDns?: string;
+        dnsClientQps: number;
+        dnsClientExempt?: string;
+        dnsMaxForwarding: number;
         publicIp?: string;
         l4lb: boolean;
         logLevel: string;
@@ -188,6 +216,9 @@ function dnsOptions(
     dnsUpstream?: string;
     dnsForwardZone: string[];
     mesosDns?: string;
+    dnsClientQps: number;
+    dnsClientExempt?: string;
+    dnsMaxForwarding: number;
     publicIp?: string;
   },
   masters: readonly string[],
@@ -205,6 +236,16 @@ function dnsOptions(
   const publicIps = (opts.publicIp ?? '').split(',').filter(Boolean);
   for (const ip of publicIps)
     if (!parseAddress(ip)) throw new UsageError(`--public-ip: "${ip}" is not an IP address`);
+  const exempt = (opts.dnsClientExempt ?? '')
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
+  const clientRateLimit = opts.dnsClientQps > 0 && { qps: opts.dnsClientQps, exempt };
+  try {
+    if (clientRateLimit) new ClientRateLimit(clientRateLimit); // validates the CIDRs
+  } catch (err) {
+    throw new UsageError(`--dns-client-exempt: ${(err as Error).message}`);
+  }
   return {
     ip: opts.ip,
     listen,
@@ -216,5 +257,7 @@ function dnsOptions(
     ...(opts.dnsUpstream !== undefined && { upstreams: upstreamList('--dns-upstream', opts.dnsUpstream) }),
     ...(Object.keys(forwardZones).length > 0 && { forwardZones }),
     ...(publicIps.length > 0 && { publicIps }),
+    clientRateLimit,
+    maxForwarding: opts.dnsMaxForwarding,
   };
 }

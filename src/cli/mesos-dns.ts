@@ -3,7 +3,9 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../config/index.js';
 import { loadMesosDnsConfig, startMesosDns, unsupportedSettings } from '../dns/mesos/index.js';
+import { ClientRateLimit, type ClientRateLimitOptions } from '../dns/server/index.js';
 import { createLogger } from './logger.js';
+import { UsageError } from './usage-error.js';
 
 export const MESOS_DNS_VERSION = '0.1.0';
 
@@ -14,15 +16,27 @@ export function addMesosDnsCommand(program: Command): void {
       'run a Mesos-DNS server (DNS for the .mesos domain and the /v1 HTTP API) from its config.json',
     )
     .option('--config <file>', 'Mesos-DNS config.json', 'config.json')
+    .option(
+      '--client-qps <n>',
+      'queries per second one client address may send (default 0 = no limit: clients are whole nodes)',
+      '0',
+    )
+    .option('--client-exempt <cidr[,…]>', 'client addresses/CIDRs the rate limit never applies to')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
-    .action(async (opts: { config: string; logLevel: string }) => {
+    .action(async (opts: { config: string; clientQps: string; clientExempt?: string; logLevel: string }) => {
+      const clientRateLimit = rateLimit(opts.clientQps, opts.clientExempt);
       const log = createLogger(opts.logLevel, 'dcnet-mesos-dns');
       const { config, ignoredKeys, warnings } = await loadMesosDnsConfig(opts.config);
       const unsupported = unsupportedSettings(config);
       if (unsupported.length > 0) throw new ConfigError(unsupported);
       for (const key of ignoredKeys) log.info({ key }, 'config key not used by Mesos-DNS');
       for (const w of warnings) log.warn(w);
-      const dns = startMesosDns({ config, log, version: MESOS_DNS_VERSION });
+      const dns = startMesosDns({
+        config,
+        log,
+        version: MESOS_DNS_VERSION,
+        ...(clientRateLimit && { clientRateLimit }),
+      });
       const stop = (signal: string): void => {
         log.info({ signal }, 'stopping');
         void dns.close().then(() => process.exit(0));
@@ -37,4 +51,23 @@ export function addMesosDnsCommand(program: Command): void {
         throw err;
       }
     });
+}
+
+function rateLimit(qpsText: string, exemptText: string | undefined): ClientRateLimitOptions | undefined {
+  const qps = Number(qpsText);
+  if (!Number.isInteger(qps) || qps < 0) {
+    throw new UsageError(`--client-qps: "${qpsText}" must be an integer ≥ 0`);
+  }
+  if (qps === 0) return undefined;
+  const exempt = (exemptText ?? '')
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
+  const limit = { qps, exempt };
+  try {
+    new ClientRateLimit(limit); // validates the CIDRs
+  } catch (err) {
+    throw new UsageError(`--client-exempt: ${(err as Error).message}`);
+  }
+  return limit;
 }

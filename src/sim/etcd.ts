@@ -1,7 +1,7 @@
 // Real etcd members on loopback for tests and benchmarks: 1 or 3, free ports, data in a temp dir;
 // stopped by PID and waited for before their data goes (etcd dies noisily otherwise).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,13 +34,25 @@ export interface EtcdCluster {
   stop(): Promise<void>;
 }
 
-async function healthy(endpoints: string[], timeoutMs: number): Promise<void> {
+/** PEM text for a TLS-only etcd: one certificate (IP SAN 127.0.0.1) serves clients and peers,
+ *  and `--client-cert-auth` makes every client present one signed by `ca`. */
+export interface EtcdTlsFiles {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface StartEtcdOptions {
+  readonly tls?: EtcdTlsFiles;
+}
+
+async function healthy(endpoints: string[], timeoutMs: number, tlsArgs: string[]): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       await run(
         'etcdctl',
-        ['--endpoints', endpoints.join(','), '--dial-timeout', '1s', 'endpoint', 'health'],
+        ['--endpoints', endpoints.join(','), ...tlsArgs, '--dial-timeout', '1s', 'endpoint', 'health'],
         { timeoutMs: 5000 },
       );
       return;
@@ -51,14 +63,30 @@ async function healthy(endpoints: string[], timeoutMs: number): Promise<void> {
   }
 }
 
-export async function startEtcd(size: 1 | 3): Promise<EtcdCluster> {
+export async function startEtcd(size: 1 | 3, opts: StartEtcdOptions = {}): Promise<EtcdCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'dcnet-test-etcd-'));
   const ports = await Promise.all(Array.from({ length: size * 2 }, freePort));
   const names = Array.from({ length: size }, (_, i) => `m${i + 1}`);
-  const initial = names.map((n, i) => `${n}=http://127.0.0.1:${ports[size + i]}`).join(',');
+  const scheme = opts.tls ? 'https' : 'http';
+  const files = { ca: join(dir, 'ca.pem'), cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
+  if (opts.tls) {
+    await writeFile(files.ca, opts.tls.ca);
+    await writeFile(files.cert, opts.tls.cert);
+    await writeFile(files.key, opts.tls.key, { mode: 0o600 });
+  }
+  const tlsArgs = opts.tls
+    ? [
+        ...['--cert-file', files.cert, '--key-file', files.key],
+        ...['--trusted-ca-file', files.ca, '--client-cert-auth'],
+        ...['--peer-cert-file', files.cert, '--peer-key-file', files.key],
+        ...['--peer-trusted-ca-file', files.ca, '--peer-client-cert-auth'],
+      ]
+    : [];
+  const ctlTls = opts.tls ? ['--cacert', files.ca, '--cert', files.cert, '--key', files.key] : [];
+  const initial = names.map((n, i) => `${n}=${scheme}://127.0.0.1:${ports[size + i]}`).join(',');
   const members: EtcdMember[] = names.map((name, i) => {
     const client = `127.0.0.1:${ports[i]}`;
-    const peer = `http://127.0.0.1:${ports[size + i]}`;
+    const peer = `${scheme}://127.0.0.1:${ports[size + i]}`;
     const args = [
       '--logger=zap',
       '--log-level=error',
@@ -67,9 +95,9 @@ export async function startEtcd(size: 1 | 3): Promise<EtcdCluster> {
       '--data-dir',
       join(dir, name),
       '--listen-client-urls',
-      `http://${client}`,
+      `${scheme}://${client}`,
       '--advertise-client-urls',
-      `http://${client}`,
+      `${scheme}://${client}`,
       '--listen-peer-urls',
       peer,
       '--initial-advertise-peer-urls',
@@ -84,6 +112,7 @@ export async function startEtcd(size: 1 | 3): Promise<EtcdCluster> {
       '50',
       '--election-timeout',
       '500',
+      ...tlsArgs,
     ];
     return { name, client, args, proc: spawn('etcd', args, { stdio: 'ignore' }) };
   });
@@ -95,11 +124,11 @@ export async function startEtcd(size: 1 | 3): Promise<EtcdCluster> {
     await exited;
   };
   process.on('exit', () => members.forEach((m) => m.proc.kill('SIGKILL')));
-  await healthy(endpoints, 20_000);
+  await healthy(endpoints, 20_000, ctlTls);
   return {
     members,
     endpoints,
-    url: `etcd://${endpoints.join(',')}`,
+    url: `${opts.tls ? 'etcds' : 'etcd'}://${endpoints.join(',')}`,
     kill: (name, signal = 'SIGKILL') =>
       stopOne(
         members.find((m) => m.name === name)!,

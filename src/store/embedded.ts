@@ -31,6 +31,9 @@ export interface EmbeddedStoreOptions {
   readonly historyLimit?: number;
   /** How often lease expiry is checked (default 250 ms). */
   readonly leaseCheckMs?: number;
+  /** Called once when the log fails for good (short write, write or fsync error): from then on
+   *  every call fails and the owner should exit, so a supervisor restarts it from what is durable. */
+  readonly onFatal?: (err: StoreError) => void;
 }
 
 export interface RecoveryReport {
@@ -80,6 +83,11 @@ export class EmbeddedStore extends TxnBackedStore implements Store {
   ) {
     super();
     this.hub = new WatchHub(state.revision, options.historyLimit);
+    // Watchers must not keep waiting for events that will never be durable: they get the error.
+    wal?.onFailure((err) => {
+      this.hub.fail(err);
+      options.onFatal?.(err);
+    });
     const now = Date.now();
     for (const [id, lease] of state.leases) this.leaseDeadlines.set(id, now + lease.ttl * 1000);
     this.timer = setInterval(() => this.expireLeases(), options.leaseCheckMs ?? 250);
@@ -182,6 +190,11 @@ export class EmbeddedStore extends TxnBackedStore implements Store {
 
   get revision(): number {
     return this.state.revision;
+  }
+
+  /** The log's failure, once it failed for good (the store serves nothing after it). */
+  get failure(): StoreError | undefined {
+    return this.wal?.failed;
   }
 
   async get(key: string): Promise<KeyValue | undefined> {

@@ -26,16 +26,30 @@ export interface EtcdStoreOptions {
   readonly timeoutMs?: number;
   /** Key prefix for everything this store does (several clusters, or tests, in one etcd). */
   readonly prefix?: string;
+  /** TLS to etcd (PEM text): the CA that signed the members' certificates and, for etcd's
+   *  `--client-cert-auth`, this client's certificate and key. */
+  readonly tls?: EtcdTls;
 }
 
-/** Parses `etcd://HOST:PORT[,HOST:PORT…]`. */
-export function parseEtcdUrl(url: string): string[] {
-  const m = /^etcd:\/\/(.+)$/.exec(url);
-  const hosts = m?.[1]?.split(',').map((h) => h.trim()) ?? [];
+export interface EtcdTls {
+  readonly ca: string;
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+/** Parses `etcd://HOST:PORT[,…]` (plain) or `etcds://HOST:PORT[,…]` (TLS, as etcd's https URLs). */
+export function parseStoreUrl(url: string): { endpoints: string[]; tls: boolean } {
+  const m = /^etcd(s?):\/\/(.+)$/.exec(url);
+  const hosts = m?.[2]?.split(',').map((h) => h.trim()) ?? [];
   if (hosts.length === 0 || hosts.some((h) => !/^[^\s:/]+:\d{1,5}$|^\[[^\]]+\]:\d{1,5}$/.test(h))) {
-    throw new StoreError('invalid', `"${url}" is not etcd://HOST:PORT[,HOST:PORT…]`);
+    throw new StoreError('invalid', `"${url}" is not etcd://HOST:PORT[,HOST:PORT…] or etcds://…`);
   }
-  return hosts;
+  return { endpoints: hosts, tls: m![1] === 's' };
+}
+
+/** The endpoints of an `etcd://` or `etcds://` URL. */
+export function parseEtcdUrl(url: string): string[] {
+  return parseStoreUrl(url).endpoints;
 }
 
 const TARGET: Record<Compare['target'], 'Version' | 'Create' | 'Mod' | 'Value'> = {
@@ -79,8 +93,24 @@ export class EtcdStore extends TxnBackedStore implements Store {
 
   constructor(readonly options: EtcdStoreOptions) {
     super();
+    const tls = options.tls;
+    if (tls && (tls.cert === undefined) !== (tls.key === undefined)) {
+      throw new StoreError(
+        'invalid',
+        'etcd TLS: a client certificate needs its key, and a key its certificate',
+      );
+    }
     const opts: IOptions = {
-      hosts: options.endpoints.map((h) => `http://${h}`),
+      hosts: options.endpoints.map((h) => `${tls ? 'https' : 'http'}://${h}`),
+      ...(tls && {
+        credentials: {
+          rootCertificate: Buffer.from(tls.ca),
+          ...(tls.cert !== undefined && {
+            certChain: Buffer.from(tls.cert),
+            privateKey: Buffer.from(tls.key!),
+          }),
+        },
+      }),
       dialTimeout: options.timeoutMs ?? 5000,
       defaultCallOptions: () => ({ deadline: Date.now() + (options.timeoutMs ?? 5000) }),
     };

@@ -8,6 +8,6 @@ export {
   type StoreServerOptions,
 } from './http-server.js';
 export { HttpStore, type HttpStoreOptions } from './http-client.js';
-export { EtcdStore, parseEtcdUrl, type EtcdStoreOptions } from './etcd.js';
+export { EtcdStore, parseEtcdUrl, parseStoreUrl, type EtcdStoreOptions, type EtcdTls } from './etcd.js';
 export { LeaderElection, type ElectionOptions } from './election.js';
 export { PrefixMirror, type PrefixMirrorOptions } from './mirror.js';

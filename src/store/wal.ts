@@ -84,6 +84,7 @@ interface Pending {
 
 export class Wal {
   private queue: Pending[] = [];
+  private readonly failureListeners: ((err: StoreError) => void)[] = [];
   private running = false;
   private failure: StoreError | undefined;
   private bytes: number;
@@ -159,14 +160,25 @@ export class Wal {
       }
       const batch = this.queue;
       this.queue = [];
-      const data = batch.map((p) => p.line).join('');
+      const data = Buffer.from(batch.map((p) => p.line).join(''));
       try {
-        await this.fh.write(data);
+        // One write(2) may store fewer bytes than asked (a full disk stores what fits, then says
+        // ENOSPC on the next call). A short write is a failure, not something to continue after:
+        // the bytes on disk now end mid-record, and nothing behind them may be acknowledged.
+        const { bytesWritten } = await this.fh.write(data, 0, data.length);
+        if (bytesWritten !== data.length) {
+          throw new Error(`short write: ${bytesWritten} of ${data.length} bytes (disk full?)`);
+        }
+        // A failed fdatasync is never retried (the kernel may have dropped the dirty pages and a
+        // second call would report success for data that is gone: PostgreSQL's "fsyncgate").
         if (this.sync) await this.fh.datasync();
-        this.bytes += Buffer.byteLength(data);
+        this.bytes += data.length;
         this.batches++;
         this.records += batch.length;
       } catch (err) {
+        // The callers are told the batch failed, so it must not come back after a restart either:
+        // cut what part of it reached the file (best effort; recovery cuts a torn tail anyway).
+        await this.fh.truncate(this.bytes).catch(() => {});
         this.fail(new StoreError('io', `cannot write ${this.path}: ${(err as Error).message}`), batch);
         break;
       }
@@ -179,6 +191,13 @@ export class Wal {
   private fail(err: StoreError, batch: Pending[] = []): void {
     this.failure = err;
     for (const p of [...batch, ...this.queue.splice(0)]) p.reject(err);
+    for (const listener of this.failureListeners) listener(err);
+  }
+
+  /** Called once when the log fails for good; the owner must stop and let a supervisor restart
+   *  it from what is durable (etcd exits on a WAL write error for the same reason). */
+  onFailure(listener: (err: StoreError) => void): void {
+    this.failureListeners.push(listener);
   }
 
   /** Replaces the log with an empty one (after a snapshot made its records redundant). */

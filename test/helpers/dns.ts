@@ -109,21 +109,35 @@ export async function dig(port: number, args: string[], host = '127.0.0.1'): Pro
 export interface FakeUpstream {
   readonly port: number;
   /** Queries seen (over UDP and TCP). */
-  readonly seen: { transport: 'udp' | 'tcp'; name: string; type: string; id: number }[];
+  readonly seen: {
+    transport: 'udp' | 'tcp';
+    name: string;
+    type: string;
+    id: number;
+    /** The querier's source port. */
+    port: number;
+  }[];
   close(): Promise<void>;
 }
 
 /**
- * A tiny resolver on 127.0.0.1 (UDP and TCP on the same port). `answer` returns the reply packet
- * for a query, or undefined to stay silent (simulating a dead upstream).
+ * A tiny resolver on `host` (default 127.0.0.1; any 127/8 address works) with UDP and TCP on the
+ * same port. `answer` returns the reply packet for a query, or undefined to stay silent
+ * (simulating a dead upstream).
  */
 export async function fakeUpstream(
   answer: (q: Packet, transport: 'udp' | 'tcp') => Partial<Packet> | undefined,
   delayMs = 0,
+  host = '127.0.0.1',
 ): Promise<FakeUpstream> {
   const seen: FakeUpstream['seen'] = [];
   let closed = false;
-  const respond = (bytes: Buffer, transport: 'udp' | 'tcp', send: (b: Buffer) => void): void => {
+  const respond = (
+    bytes: Buffer,
+    transport: 'udp' | 'tcp',
+    from: number,
+    send: (b: Buffer) => void,
+  ): void => {
     let q: Packet;
     try {
       q = dnsPacket.decode(bytes);
@@ -131,7 +145,7 @@ export async function fakeUpstream(
       return;
     }
     const qq = q.questions?.[0];
-    seen.push({ transport, name: qq?.name ?? '', type: qq?.type ?? '', id: q.id ?? 0 });
+    seen.push({ transport, name: qq?.name ?? '', type: qq?.type ?? '', id: q.id ?? 0, port: from });
     const r = answer(q, transport);
     if (!r) return;
     const out = dnsPacket.encode({
@@ -147,7 +161,7 @@ export async function fakeUpstream(
   };
   for (let attempt = 0; ; attempt++) {
     const udp = createSocket('udp4');
-    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+    await new Promise<void>((r) => udp.bind(0, host, r));
     const port = udp.address().port;
     const tcp: Server = createServer((s) => {
       let buf = Buffer.alloc(0);
@@ -157,7 +171,7 @@ export async function fakeUpstream(
         while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
           const m = buf.subarray(2, 2 + buf.readUInt16BE(0));
           buf = buf.subarray(2 + buf.readUInt16BE(0));
-          respond(m, 'tcp', (b) => {
+          respond(m, 'tcp', s.remotePort ?? 0, (b) => {
             const len = Buffer.alloc(2);
             len.writeUInt16BE(b.length);
             if (!s.destroyed) s.write(Buffer.concat([len, b]));
@@ -167,14 +181,16 @@ export async function fakeUpstream(
     });
     const ok = await new Promise<boolean>((r) => {
       tcp.once('error', () => r(false));
-      tcp.listen(port, '127.0.0.1', () => r(true));
+      tcp.listen(port, host, () => r(true));
     });
     if (!ok) {
       udp.close();
       if (attempt < 20) continue;
       throw new Error('no free port for the fake upstream');
     }
-    udp.on('message', (m, rinfo) => respond(m, 'udp', (b) => udp.send(b, rinfo.port, rinfo.address)));
+    udp.on('message', (m, rinfo) =>
+      respond(m, 'udp', rinfo.port, (b) => udp.send(b, rinfo.port, rinfo.address)),
+    );
     const close = async (): Promise<void> => {
       if (closed) return;
       closed = true;

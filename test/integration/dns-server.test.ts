@@ -1,6 +1,7 @@
 // The DNS server on real sockets (127.0.0.1, port 0): the Mesos-DNS role (responder + forwarder)
 // and the dcos-dns role (router + zones) asked with dig and raw UDP/TCP; truncation with dig's TCP
-// retry; TCP framing, pipelining and idle timeout; the concurrency cap; bad packets; metrics.
+// retry; TCP framing, pipelining and idle timeout; the forwarding cap; bad packets; metrics.
+// Floods, TCP deadlines and rate limits: dns-overload.test.ts.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
@@ -16,6 +17,7 @@ import {
   startDnsServer,
   type DnsHandler,
   type RunningDnsServer,
+  type Upstream,
 } from '../../src/dns/server/index.js';
 import { fixture } from '../helpers/fixtures.js';
 import { decode, dig, fakeUpstream, flagsOf, queryBytes, rcodeOf, tcpAsk, udpAsk } from '../helpers/dns.js';
@@ -99,13 +101,26 @@ function dcosZones(): ZoneResponder {
   return z;
 }
 
-async function dcosServer(extra: { handler?: DnsHandler; maxConcurrent?: number; tcpIdleMs?: number } = {}) {
+async function dcosServer(
+  extra: {
+    handler?: DnsHandler;
+    maxConcurrent?: number;
+    tcpIdleMs?: number;
+    upstreams?: Upstream[];
+    timeoutMs?: number;
+  } = {},
+) {
   const registry = new Registry();
   const zones = dcosZones();
   const s = await startDnsServer({
     listen: [{ host: '127.0.0.1', port: 0 }],
     zones: {
-      '.': createDcosDnsRouter({ zones, upstreams: [], allow: new AllowList(['127.0.0.0/8']) }),
+      '.': createDcosDnsRouter({
+        zones,
+        upstreams: extra.upstreams ?? [],
+        allow: new AllowList(['127.0.0.0/8']),
+        ...(extra.timeoutMs ? { timeoutMs: extra.timeoutMs } : {}),
+      }),
       ...(extra.handler ? { 'slow.test.': extra.handler } : {}),
     },
     registry,
@@ -170,35 +185,39 @@ test('TCP: several queries on one connection, split and coalesced frames; idle c
   assert.ok(idle >= 200 && idle < 3000, `closed after ${idle} ms of idleness`);
 });
 
-test('concurrency cap: over it UDP queries are dropped and TCP connections closed, and counted', async () => {
-  const release: (() => void)[] = [];
-  const slow: DnsHandler = (_b, q) =>
-    new Promise((resolve) => release.push(() => resolve(Buffer.from(queryBytes(q.name, 'A', { id: q.id })))));
-  const { port, s, registry } = await dcosServer({ handler: slow, maxConcurrent: 4 });
+test('forwarding cap: over it UDP queries are dropped and TCP connections closed, and counted; local names still answer', async () => {
+  const dead = await fakeUpstream(() => undefined, 0, '127.0.0.3');
+  const { port, s, registry } = await dcosServer({
+    maxConcurrent: 4,
+    upstreams: [{ host: '127.0.0.3', port: dead.port }],
+    timeoutMs: 800,
+  });
   const pending = Array.from({ length: 10 }, (_, i) =>
-    udpAsk(port, queryBytes(`x${i}.slow.test`, 'A', { id: i }), 1500).then(
-      () => 'ok',
+    udpAsk(port, queryBytes(`x${i}.example.com`, 'A', { id: i }), 1500).then(
+      (r) => rcodeOf(decode(r)),
       () => 'dropped',
     ),
   );
   await new Promise((r) => setTimeout(r, 200));
-  assert.equal(s.server.inFlight, 4);
+  assert.equal(s.server.forwarding, 4);
   const closed = await new Promise<string>((resolve) => {
     const c = connect({ host: '127.0.0.1', port }, () => {
-      const q = queryBytes('y.slow.test', 'A');
+      const q = queryBytes('y.example.com', 'A');
       c.write(Buffer.concat([Buffer.from([0, q.length]), q]));
     });
     c.on('close', () => resolve('closed'));
     c.on('data', () => resolve('answered'));
   });
   assert.equal(closed, 'closed');
-  for (const r of release) r();
+  // Every slot is taken, yet the local zones answer (UDP and TCP).
+  assert.equal(rcodeOf(decode(await udpAsk(port, queryBytes('ready.spartan', 'A'), 500))), 'NOERROR');
+  const [t] = await tcpAsk(port, [queryBytes('ready.spartan', 'A')], 500);
+  assert.equal(rcodeOf(decode(t!)), 'NOERROR');
   const outcomes = await Promise.all(pending);
-  assert.equal(outcomes.filter((o) => o === 'ok').length, 4);
-  assert.equal(outcomes.filter((o) => o === 'dropped').length, 6);
+  assert.equal(outcomes.filter((o) => o === 'SERVFAIL').length, 4, outcomes.join());
+  assert.equal(outcomes.filter((o) => o === 'dropped').length, 6, outcomes.join());
   assert.match(await registry.getSingleMetricAsString('dcnet_dns_dropped_total'), /reason="overload"\} 7/);
-  // Still serving.
-  assert.equal(rcodeOf(decode(await udpAsk(port, queryBytes('ready.spartan', 'A')))), 'NOERROR');
+  assert.equal(s.server.forwarding, 0, 'every slot given back');
 });
 
 test('bad packets: FORMERR when the header is readable, silence otherwise; counted', async () => {

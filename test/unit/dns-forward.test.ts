@@ -1,12 +1,17 @@
 // Forwarding building blocks without sockets: allow-list, upstream parsing, resolv.conf defaults,
-// the dcos-dns upstream choice, the answer cache (fake clock), truncation of relayed replies.
+// the dcos-dns upstream choice, the answer cache (fake clock), truncation of relayed replies, the
+// reply checks (question match, random IDs) and their counters.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dnsPacket from 'dns-packet';
+import { Registry } from 'prom-client';
 import {
   AllowList,
+  DnsMetrics,
   ForwardCache,
   parseUpstream,
+  randomId,
+  sameQuestion,
   takeUpstreams,
   truncateMessage,
   upstreamsFromResolvConf,
@@ -216,4 +221,59 @@ test('truncateMessage: keeps OPT, drops additionals then answers, sets TC; unpar
   const g = truncateMessage(garbage, 512);
   assert.ok(g.length <= 512);
   assert.ok(g.readUInt16BE(2) & 0x0200);
+});
+
+test('sameQuestion: name case-insensitive, type and class exact, a question required', () => {
+  const q = parsed(queryBytes('www.Example.com', 'A')).question;
+  const r = (name: string, type: string, klass = 'IN') =>
+    dnsPacket.encode({
+      type: 'response',
+      id: 1,
+      questions: [{ name, type: type as dnsPacket.RecordType, class: klass as 'IN' }],
+    });
+  assert.ok(sameQuestion(r('www.example.com', 'A'), q));
+  assert.ok(sameQuestion(r('WWW.EXAMPLE.COM', 'A'), q));
+  assert.ok(!sameQuestion(r('www.example.org', 'A'), q));
+  assert.ok(!sameQuestion(r('www.example.com', 'AAAA'), q));
+  assert.ok(!sameQuestion(r('www.example.com', 'A', 'CH'), q));
+  assert.ok(!sameQuestion(r('www.example.com.evil', 'A'), q), 'a longer name');
+  assert.ok(!sameQuestion(r('ww.example.com', 'A'), q));
+  const none = Buffer.from(r('www.example.com', 'A'));
+  none.writeUInt16BE(0, 4);
+  assert.ok(!sameQuestion(none, q), 'QDCOUNT 0');
+  assert.ok(!sameQuestion(none.subarray(0, 20), q), 'cut short');
+  // Type 65 (0x0041, HTTPS) must not match type 97 (0x0061) by case folding.
+  const t65 = parsed(queryBytes('a.example', 'HTTPS')).question;
+  const t97 = Buffer.from(r('a.example', 'HTTPS'));
+  t97.writeUInt16BE(97, t97.length - 4);
+  assert.ok(!sameQuestion(t97, t65));
+});
+
+test('randomId: 16-bit values from the crypto RNG, spread over the whole range', () => {
+  const seen = new Set<number>();
+  let high = 0;
+  for (let i = 0; i < 10_000; i++) {
+    const v = randomId();
+    assert.ok(Number.isInteger(v) && v >= 0 && v <= 0xffff);
+    seen.add(v);
+    if (v >= 0x8000) high++;
+  }
+  assert.ok(seen.size > 9000, `${seen.size} distinct of 10,000`);
+  assert.ok(high > 4500 && high < 5500, `${high} in the upper half`);
+});
+
+test('forward rejections are counted by reason and cross from a worker to the primary', async () => {
+  const worker = new DnsMetrics(new Registry());
+  worker.forwardReject('id');
+  worker.forwardReject('id');
+  worker.forwardReject('question');
+  const registry = new Registry();
+  const primary = new DnsMetrics(registry);
+  primary.absorb(worker.drain());
+  assert.equal(primary.forwardRejectedOf('id'), 2);
+  assert.equal(primary.totals.forwardRejected, 3);
+  const text = await registry.getSingleMetricAsString('dcnet_dns_forward_rejected_total');
+  assert.match(text, /reason="id"\} 2/);
+  assert.match(text, /reason="question"\} 1/);
+  assert.deepEqual(worker.drain().forwardRejected, [], 'drained once');
 });

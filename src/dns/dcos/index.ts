@@ -4,4 +4,10 @@ export { ZonePublisher, type ZonePublisherOptions } from './publisher.js';
 export { NodeZones, type NodeZonesOptions, type ZoneSink } from './node-zones.js';
 export { MasterZones, type MasterZonesOptions } from './master-zones.js';
 export { registerDcosDnsRoutes, type ZoneView } from './http-api.js';
-export { startNodeDns, ensureSpartanAddress, type NodeDns, type NodeDnsOptions } from './node-dns.js';
+export {
+  startNodeDns,
+  ensureSpartanAddress,
+  NODE_DNS_CLIENT_QPS,
+  type NodeDns,
+  type NodeDnsOptions,
+} from './node-dns.js';

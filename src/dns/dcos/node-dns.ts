@@ -10,6 +10,7 @@ import {
   createDcosDnsRouter,
   startDnsServer,
   ZoneResponder,
+  type ClientRateLimitOptions,
   type ListenAddress,
   type RunningDnsServer,
   type Upstream,
@@ -31,7 +32,21 @@ export interface NodeDnsOptions {
   readonly registry?: Registry;
   /** Masters' IPs for the `zk` zone. */
   readonly masterIps?: readonly string[];
+  /** Per-client query rate; `false` = none. Default NODE_DNS_CLIENT_QPS per address. */
+  readonly clientRateLimit?: ClientRateLimitOptions | false;
+  /** Forwarded queries in flight at most (default 1024; `.mesos` has as many of its own). */
+  readonly maxForwarding?: number;
 }
+
+/**
+ * Default queries per second per client address: far above what one task or a health check
+ * needs, a small share of what one process answers (≈ 50k qps), so that one client cannot take
+ * the node's resolver. Host-network tasks share the host's address and so one bucket.
+ */
+export const NODE_DNS_CLIENT_QPS = 5000;
+
+/** TCP connections one client address may hold open (of the server's 1024). */
+export const NODE_DNS_TCP_PER_CLIENT = 64;
 
 export interface NodeDns {
   readonly zones: NodeZones;
@@ -70,6 +85,7 @@ export async function startNodeDns(o: NodeDnsOptions): Promise<NodeDns> {
   if (o.masterIps) zones.setMasters(o.masterIps);
   const router = createDcosDnsRouter({
     zones: responder,
+    ...(o.maxForwarding && { maxMesosInFlight: o.maxForwarding }),
     ...(o.mesosResolvers && { mesosResolvers: o.mesosResolvers }),
     ...(o.upstreams && { upstreams: o.upstreams }),
     ...(o.forwardZones && { forwardZones: o.forwardZones }),
@@ -80,6 +96,11 @@ export async function startNodeDns(o: NodeDnsOptions): Promise<NodeDns> {
       listen: o.listen,
       zones: { '.': router },
       ...(o.registry && { registry: o.registry }),
+      ...(o.maxForwarding && { maxConcurrent: o.maxForwarding }),
+      maxTcpPerClient: NODE_DNS_TCP_PER_CLIENT,
+      ...(o.clientRateLimit !== false && {
+        clientRateLimit: o.clientRateLimit ?? { qps: NODE_DNS_CLIENT_QPS },
+      }),
       logger: o.log,
     });
   } catch (err) {
@@ -91,6 +112,7 @@ export async function startNodeDns(o: NodeDnsOptions): Promise<NodeDns> {
       listen: server.addresses.map((a) => `${a.host}:${a.port}`),
       upstreams: o.upstreams,
       mesos: o.mesosResolvers,
+      clientQps: o.clientRateLimit === false ? 'unlimited' : (o.clientRateLimit?.qps ?? NODE_DNS_CLIENT_QPS),
     },
     'node-local DNS listening',
   );

@@ -9,6 +9,7 @@ import { MesosStatePoller } from '../../cluster/index.js';
 import {
   MesosResponder,
   dnsMetrics,
+  type ClientRateLimitOptions,
   mesosDnsZones,
   parseUpstream,
   startDnsServer,
@@ -24,6 +25,8 @@ export interface MesosDnsOptions {
   /** Shown by /v1/version. */
   readonly version: string;
   readonly registry?: Registry;
+  /** Per-client query rate on the DNS listener (default none: its clients are whole nodes). */
+  readonly clientRateLimit?: ClientRateLimitOptions;
 }
 
 export interface RunningMesosDns {
@@ -98,6 +101,7 @@ export function startMesosDns(o: MesosDnsOptions): RunningMesosDns {
         listen: [{ host: c.Listener, port: c.Port }],
         zones,
         metrics,
+        ...(o.clientRateLimit && { clientRateLimit: o.clientRateLimit }),
         logger: log,
       });
       out.dnsAddresses = dns.addresses.map((a) => hostPort(a.host, a.port));

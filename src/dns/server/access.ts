@@ -26,11 +26,12 @@ export class AllowList {
   private readonly cidrs: Cidr[];
   private readonly cache = new Map<string, boolean>();
 
-  constructor(cidrs: readonly string[] = DEFAULT_FORWARD_ALLOW) {
+  /** `what` names the list in errors. */
+  constructor(cidrs: readonly string[] = DEFAULT_FORWARD_ALLOW, what = 'forward allow-list') {
     this.cidrs = cidrs.map((text, i) => {
       const c =
         parseCidr(text) ?? (parseAddress(text) && parseCidr(`${text}/${text.includes(':') ? 128 : 32}`));
-      if (!c) throw new Error(`forward allow-list[${i}]: "${text}" is not a CIDR or address`);
+      if (!c) throw new Error(`${what}[${i}]: "${text}" is not a CIDR or address`);
       return c;
     });
   }

@@ -50,6 +50,8 @@ const server = new DnsServer({
   metrics,
   ...(init.maxConcurrent ? { maxConcurrent: init.maxConcurrent } : {}),
   ...(init.tcpIdleMs ? { tcpIdleMs: init.tcpIdleMs } : {}),
+  ...(init.tcpMessageMs ? { tcpMessageMs: init.tcpMessageMs } : {}),
+  ...(init.clientRateLimit ? { clientRateLimit: init.clientRateLimit } : {}),
   ...(init.maxUdpPayload ? { maxUdpPayload: init.maxUdpPayload } : {}),
 });
 send({ op: 'hello' });

@@ -12,6 +12,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
+import type { ClientRateLimitOptions } from './limits.js';
 import { DnsMetrics, dnsMetrics, type MetricsDelta } from './metrics.js';
 import type { ListenAddress } from './server.js';
 import { DnsServer } from './server.js';
@@ -39,6 +40,9 @@ export interface DcosDnsClusterOptions {
   readonly loadBalance?: LoadBalance;
   readonly maxConcurrent?: number;
   readonly tcpIdleMs?: number;
+  readonly tcpMessageMs?: number;
+  /** Per worker: a client's queries spread over the workers get up to `workers` × qps. */
+  readonly clientRateLimit?: Omit<ClientRateLimitOptions, 'now'>;
   readonly maxUdpPayload?: number;
   readonly registry?: Registry;
   readonly metrics?: DnsMetrics;
@@ -74,6 +78,8 @@ export interface WorkerInit {
   readonly loadBalance?: LoadBalance;
   readonly maxConcurrent?: number;
   readonly tcpIdleMs?: number;
+  readonly tcpMessageMs?: number;
+  readonly clientRateLimit?: Omit<ClientRateLimitOptions, 'now'>;
   readonly maxUdpPayload?: number;
 }
 
@@ -135,6 +141,8 @@ export class DcosDnsCluster {
       ...(this.opts.loadBalance ? { loadBalance: this.opts.loadBalance } : {}),
       ...(this.opts.maxConcurrent ? { maxConcurrent: this.opts.maxConcurrent } : {}),
       ...(this.opts.tcpIdleMs ? { tcpIdleMs: this.opts.tcpIdleMs } : {}),
+      ...(this.opts.tcpMessageMs ? { tcpMessageMs: this.opts.tcpMessageMs } : {}),
+      ...(this.opts.clientRateLimit ? { clientRateLimit: this.opts.clientRateLimit } : {}),
       ...(this.opts.maxUdpPayload ? { maxUdpPayload: this.opts.maxUdpPayload } : {}),
     };
     try {

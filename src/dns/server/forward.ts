@@ -1,93 +1,20 @@
-// Forwarding of names we are not authoritative for: one exchange over UDP or TCP, a bounded
-// positive+negative answer cache, and the two forwarding policies:
+// Forwarding of names we are not authoritative for: a bounded positive+negative answer cache and
+// the two forwarding policies over checked upstream exchanges (upstream.ts: fresh random IDs,
+// connected sockets on random ports, replies matched on source, ID and question):
 //   * Mesos-DNS (specs/mesos-dns.md §3.9): servers tried one after the other over the client's
 //     transport, each with its own timeout; REFUSED when external forwarding is off or nothing is
 //     configured; SERVFAIL when every server failed; §3.7 truncation on the relayed reply.
 //   * dcos-dns (specs/dcos-net.md §1.3): at most two upstreams, chosen by fewest cumulative
-//     failures, queried in parallel with the original bytes; the first reply wins; SERVFAIL after
+//     failures, queried in parallel; the first reply wins; SERVFAIL after
 //     the timeout. Deliberate difference: our SERVFAIL has QR set (the original echoed the request
 //     with only the rcode changed, which dig reports as "query response not set").
 // Both refuse clients outside the allow-list: dcnet is never an open resolver.
-import { createSocket } from 'node:dgram';
-import { connect, isIPv6 } from 'node:net';
 import { AllowList } from './access.js';
+import type { InFlightLimit } from './limits.js';
 import { DnsMetrics, dnsMetrics } from './metrics.js';
 import { upstreamKey, type DnsHandler, type HandlerContext, type Upstream } from './types.js';
+import { ExchangeError, UpstreamPool, type UpstreamPoolOptions } from './upstream.js';
 import { FLAG, RCODE, readName, replyFor, truncateMessage, walkMessage, type DnsQuery } from './wire.js';
-
-export class ExchangeError extends Error {
-  constructor(
-    readonly reason: 'timeout' | 'error' | 'closed',
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** Sends `query` to `u` from a fresh ephemeral socket; resolves with the first reply carrying its ID. */
-export function exchangeUdp(query: Buffer, u: Upstream, timeoutMs: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const sock = createSocket(isIPv6(u.host) ? 'udp6' : 'udp4');
-    const id = query.readUInt16BE(0);
-    const done = (err: Error | undefined, reply?: Buffer): void => {
-      clearTimeout(timer);
-      sock.removeAllListeners('message');
-      sock.close();
-      if (err) reject(err);
-      else resolve(reply!);
-    };
-    const timer = setTimeout(
-      () => done(new ExchangeError('timeout', `no reply from ${upstreamKey(u)} within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    sock.on('error', (e) => done(new ExchangeError('error', `${upstreamKey(u)}: ${e.message}`)));
-    sock.on('message', (msg, rinfo) => {
-      if (msg.length < 12 || msg.readUInt16BE(0) !== id || rinfo.port !== u.port) return;
-      done(undefined, msg);
-    });
-    sock.send(query, u.port, u.host);
-  });
-}
-
-/** One framed query over a fresh TCP connection. */
-export function exchangeTcp(query: Buffer, u: Upstream, timeoutMs: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const sock = connect({ host: u.host, port: u.port });
-    let buf = Buffer.alloc(0);
-    let settled = false;
-    const done = (err: Error | undefined, reply?: Buffer): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      sock.destroy();
-      if (err) reject(err);
-      else resolve(reply!);
-    };
-    const timer = setTimeout(
-      () => done(new ExchangeError('timeout', `no reply from ${upstreamKey(u)} within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    sock.on('error', (e) => done(new ExchangeError('error', `${upstreamKey(u)}: ${e.message}`)));
-    sock.on('close', () => done(new ExchangeError('closed', `${upstreamKey(u)} closed the connection`)));
-    sock.on('data', (chunk) => {
-      buf = Buffer.concat([buf, chunk]);
-      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0))
-        done(undefined, buf.subarray(2, 2 + buf.readUInt16BE(0)));
-    });
-    const len = Buffer.allocUnsafe(2);
-    len.writeUInt16BE(query.length, 0);
-    sock.write(Buffer.concat([len, query]));
-  });
-}
-
-export function exchange(
-  transport: 'udp' | 'tcp',
-  query: Buffer,
-  u: Upstream,
-  timeoutMs: number,
-): Promise<Buffer> {
-  return transport === 'tcp' ? exchangeTcp(query, u, timeoutMs) : exchangeUdp(query, u, timeoutMs);
-}
 
 // ---- cache --------------------------------------------------------------------------------
 
@@ -170,11 +97,11 @@ export class ForwardCache {
     const shape = walkMessage(reply);
     if (!shape || shape.flags & FLAG.TC || !(shape.flags & FLAG.QR)) return;
     if (shape.rcode !== RCODE.NOERROR && shape.rcode !== RCODE.NXDOMAIN) return;
-    // The reply must be for this question.
+    // The reply must be for this question (the exchange checked it already; belt and braces).
     try {
       const n = readName(reply, 12);
       if (shape.counts[0] < 1 || n.name.toLowerCase() !== q.lname) return;
-      if (reply.readUInt16BE(n.end) !== q.qtype) return;
+      if (reply.readUInt16BE(n.end) !== q.qtype || reply.readUInt16BE(n.end + 2) !== q.qclass) return;
     } catch {
       return;
     }
@@ -219,6 +146,13 @@ interface CommonOptions {
   readonly metrics?: DnsMetrics;
   /** Metric zone label for failures (default: the context's zone). */
   readonly zone?: string;
+  /** Sockets per upstream and their rotation (see upstream.ts). */
+  readonly sockets?: Omit<UpstreamPoolOptions, 'onReject'>;
+  /**
+   * Slots for this forwarder's queries in flight; default the server's (`maxConcurrent`). Over
+   * it a query is dropped (UDP) or its connection closed (TCP), as dcos-dns `handler_limit`.
+   */
+  readonly limit?: InFlightLimit;
 }
 
 export interface MesosForwarderOptions extends CommonOptions {
@@ -239,6 +173,45 @@ export function metricsFor(
   return opts.metrics ?? ctx.metrics ?? fallbackMetrics;
 }
 
+/**
+ * What every forwarder shares: its upstream sockets, whose rejected replies are counted in the
+ * counters of the last query (the forwarder's own, or those of the server it is mounted in).
+ */
+function forwarderState(opts: CommonOptions): {
+  pool: UpstreamPool;
+  metrics(ctx: HandlerContext): DnsMetrics;
+} {
+  let last: DnsMetrics = opts.metrics ?? fallbackMetrics;
+  const pool = new UpstreamPool({ ...opts.sockets, onReject: (reason) => last.forwardReject(reason) });
+  return {
+    pool,
+    metrics(ctx) {
+      return (last = metricsFor(opts, ctx));
+    },
+  };
+}
+
+/**
+ * Runs `forward` in one of the limit's slots; over the limit: dropped (undefined) and counted by
+ * the server (which also closes a TCP connection).
+ */
+function inSlot(
+  opts: CommonOptions,
+  ctx: HandlerContext,
+  metrics: DnsMetrics,
+  forward: () => Promise<Buffer | undefined>,
+): Promise<Buffer | undefined> | undefined {
+  const limit = opts.limit ?? ctx.forwardLimit;
+  if (!limit) return forward();
+  if (!limit.tryTake()) {
+    if (ctx.overload) ctx.overload();
+    else metrics.drop('overload');
+    return undefined;
+  }
+  return forward().finally(() => limit.release());
+}
+
+/** REFUSED for clients outside the allow-list, else a cache hit, else undefined (go ahead). */
 function refusedOrCached(
   q: DnsQuery,
   ctx: HandlerContext,
@@ -254,14 +227,11 @@ export function createMesosForwarder(opts: MesosForwarderOptions): DnsHandler {
   const timeoutMs = opts.timeoutMs && opts.timeoutMs > 0 ? opts.timeoutMs : 5000;
   const externalOn = opts.externalOn ?? true;
   const setTc = opts.setTruncateBit ?? true;
-  return async (bytes, q, ctx) => {
-    const metrics = metricsFor(opts, ctx);
-    if (!externalOn || opts.servers.length === 0) return replyFor(q, RCODE.REFUSED);
-    const early = refusedOrCached(q, ctx, allow, opts.cache);
-    if (early) return early;
+  const state = forwarderState(opts);
+  const forward = async (bytes: Buffer, q: DnsQuery, ctx: HandlerContext, metrics: DnsMetrics) => {
     for (const s of opts.servers) {
       try {
-        let reply = await exchange(ctx.transport, bytes, s, timeoutMs);
+        let reply = await state.pool.exchange(ctx.transport, bytes, q.question, s, timeoutMs);
         opts.cache?.put(q, reply);
         if (ctx.transport === 'udp' && reply.length > ctx.maxUdpSize) {
           reply = truncateMessage(reply, ctx.maxUdpSize, setTc);
@@ -281,6 +251,14 @@ export function createMesosForwarder(opts: MesosForwarderOptions): DnsHandler {
     }
     metrics.forwardFailure(opts.zone ?? ctx.zone);
     return replyFor(q, RCODE.SERVFAIL);
+  };
+  // Refusals and cache hits are answered synchronously; only a real exchange is asynchronous.
+  return (bytes, q, ctx) => {
+    const metrics = state.metrics(ctx);
+    if (!externalOn || opts.servers.length === 0) return replyFor(q, RCODE.REFUSED);
+    const early = refusedOrCached(q, ctx, allow, opts.cache);
+    if (early) return early;
+    return inSlot(opts, ctx, metrics, () => forward(bytes, q, ctx, metrics));
   };
 }
 
@@ -318,19 +296,18 @@ export function createDcosForwarder(opts: DcosForwarderOptions): DnsHandler {
   const timeoutMs = opts.timeoutMs ?? 5000;
   const list =
     typeof opts.upstreams === 'function' ? opts.upstreams : () => opts.upstreams as readonly Upstream[];
-  return async (bytes, q, ctx) => {
-    const metrics = metricsFor(opts, ctx);
-    const early = refusedOrCached(q, ctx, allow, opts.cache);
-    if (early) return early;
-    const ups = takeUpstreams(list(), (u) => metrics.upstreamFailuresOf(upstreamKey(u)), opts.random);
-    if (ups.length === 0) {
-      metrics.forwardFailure(opts.zone ?? ctx.zone);
-      return replyFor(q, RCODE.SERVFAIL);
-    }
+  const state = forwarderState(opts);
+  const forward = async (
+    bytes: Buffer,
+    q: DnsQuery,
+    ctx: HandlerContext,
+    metrics: DnsMetrics,
+    ups: readonly Upstream[],
+  ) => {
     try {
       const reply = await Promise.any(
         ups.map((u) =>
-          exchange(ctx.transport, bytes, u, timeoutMs).catch((e: unknown) => {
+          state.pool.exchange(ctx.transport, bytes, q.question, u, timeoutMs).catch((e: unknown) => {
             metrics.upstreamFailure(
               upstreamKey(u),
               ctx.transport,
@@ -348,5 +325,16 @@ export function createDcosForwarder(opts: DcosForwarderOptions): DnsHandler {
       metrics.forwardFailure(opts.zone ?? ctx.zone);
       return replyFor(q, RCODE.SERVFAIL);
     }
+  };
+  return (bytes, q, ctx) => {
+    const metrics = state.metrics(ctx);
+    const early = refusedOrCached(q, ctx, allow, opts.cache);
+    if (early) return early;
+    const ups = takeUpstreams(list(), (u) => metrics.upstreamFailuresOf(upstreamKey(u)), opts.random);
+    if (ups.length === 0) {
+      metrics.forwardFailure(opts.zone ?? ctx.zone);
+      return replyFor(q, RCODE.SERVFAIL);
+    }
+    return inSlot(opts, ctx, metrics, () => forward(bytes, q, ctx, metrics, ups));
   };
 }

@@ -41,6 +41,7 @@ export interface MetricsDelta {
   readonly drops: [Labels, number][];
   readonly forwardFailures: [Labels, number][];
   readonly upstreamFailures: [Labels, number][];
+  readonly forwardRejected: [Labels, number][];
   readonly malformed: number;
 }
 
@@ -49,12 +50,13 @@ export class DnsMetrics {
   private readonly drops = new Tally();
   private readonly forwardFailures = new Tally();
   private readonly upstreamFailures = new Tally();
+  private readonly forwardRejected = new Tally();
   /** Lifetime totals, readable without a scrape (tests, the dcos-dns upstream choice). */
-  readonly totals = { requests: 0, drops: 0, malformed: 0, forwardFailures: 0 };
+  readonly totals = { requests: 0, drops: 0, malformed: 0, forwardFailures: 0, forwardRejected: 0 };
   private readonly upstreamTotals = new Map<string, number>();
 
   constructor(readonly registry: Registry) {
-    const { requests, drops, forwardFailures, upstreamFailures } = this;
+    const { requests, drops, forwardFailures, upstreamFailures, forwardRejected } = this;
     new Counter({
       name: 'dcnet_dns_requests_total',
       help: 'DNS queries answered, by zone and response code',
@@ -66,7 +68,7 @@ export class DnsMetrics {
     });
     new Counter({
       name: 'dcnet_dns_dropped_total',
-      help: 'DNS queries or connections dropped, by reason (malformed, overload, tcp_overload, error)',
+      help: 'DNS queries or connections dropped, by reason (malformed, overload, tcp_overload, tcp_client_overload, tcp_backlog, tcp_deadline, ratelimit)',
       labelNames: ['reason'],
       registers: [registry],
       collect() {
@@ -91,6 +93,15 @@ export class DnsMetrics {
         upstreamFailures.flush(this);
       },
     });
+    new Counter({
+      name: 'dcnet_dns_forward_rejected_total',
+      help: 'Upstream replies dropped by the forwarder, by reason (source, malformed, id, late, question)',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        forwardRejected.flush(this);
+      },
+    });
   }
 
   private drainedMalformed = 0;
@@ -104,6 +115,7 @@ export class DnsMetrics {
       drops: this.drops.drain(),
       forwardFailures: this.forwardFailures.drain(),
       upstreamFailures: this.upstreamFailures.drain(),
+      forwardRejected: this.forwardRejected.drain(),
       malformed,
     };
   }
@@ -125,6 +137,10 @@ export class DnsMetrics {
     for (const [l, n] of d.upstreamFailures) {
       this.upstreamTotals.set(l.upstream!, (this.upstreamTotals.get(l.upstream!) ?? 0) + n);
       this.upstreamFailures.add(`${l.upstream}\0${l.protocol}\0${l.reason}`, () => l, n);
+    }
+    for (const [l, n] of d.forwardRejected) {
+      this.totals.forwardRejected += n;
+      this.forwardRejected.add(l.reason!, () => l, n);
     }
     this.totals.malformed += d.malformed;
   }
@@ -153,6 +169,20 @@ export class DnsMetrics {
   upstreamFailure(upstream: string, protocol: string, reason: string): void {
     this.upstreamTotals.set(upstream, (this.upstreamTotals.get(upstream) ?? 0) + 1);
     this.upstreamFailures.add(`${upstream}\0${protocol}\0${reason}`, () => ({ upstream, protocol, reason }));
+  }
+
+  /** An upstream reply that failed the source/ID/question check (dropped, never cached). */
+  forwardReject(reason: string): void {
+    this.totals.forwardRejected++;
+    this.forwardRejected.add(reason, () => ({ reason }));
+  }
+
+  forwardRejectedOf(reason: string): number {
+    return this.forwardRejected.get(reason);
+  }
+
+  dropsOf(reason: string): number {
+    return this.drops.get(reason);
   }
 
   /** Cumulative failures of one upstream since start (all protocols and reasons). */

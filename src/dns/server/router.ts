@@ -5,10 +5,12 @@
 //
 // Deliberate differences: a forward zone is chosen by longest suffix (the original took whichever
 // matching entry a map fold saw last); only the first question is routed (the original answered
-// mixed multi-question queries internally); forwarded answers for non-cluster names may be cached.
+// mixed multi-question queries internally); forwarded answers for non-cluster names may be cached;
+// `.mesos` has forwarding slots of its own (a flood towards dead upstreams cannot starve it).
 import { readFileSync } from 'node:fs';
 import { AllowList, upstreamsFromResolvConf } from './access.js';
 import { createDcosForwarder, ForwardCache, metricsFor } from './forward.js';
+import { InFlightLimit } from './limits.js';
 import type { DnsMetrics } from './metrics.js';
 import type { DnsHandler, Upstream } from './types.js';
 import { RCODE, fqdn, replyFor } from './wire.js';
@@ -79,6 +81,12 @@ export interface DcosDnsRouterOptions {
   readonly cache?: ForwardCache | false;
   /** Default: the counters of the server the router is mounted in. */
   readonly metrics?: DnsMetrics;
+  /**
+   * `.mesos` queries in flight at most (default 1024): slots of their own, so that a flood of
+   * outside names towards dead upstreams (which fills the server's `maxConcurrent`) never starves
+   * `.mesos`, nor the reverse.
+   */
+  readonly maxMesosInFlight?: number;
 }
 
 /** The handler to mount at `.` in a DnsServer for a dcos-dns node. */
@@ -97,7 +105,12 @@ export function createDcosDnsRouter(opts: DcosDnsRouterOptions): DnsHandler {
     typeof opts.mesosResolvers === 'function'
       ? opts.mesosResolvers
       : () => (opts.mesosResolvers ?? []) as readonly Upstream[];
-  const mesos = createDcosForwarder({ ...common, upstreams: mesosList, zone: 'mesos.' });
+  const mesos = createDcosForwarder({
+    ...common,
+    upstreams: mesosList,
+    zone: 'mesos.',
+    limit: new InFlightLimit(opts.maxMesosInFlight ?? 1024),
+  });
   const forwarders = new Map(
     fz.map(([z, ups]) => [
       z,

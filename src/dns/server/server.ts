@@ -1,10 +1,19 @@
 // UDP + TCP DNS listeners dispatching each query, by the longest zone suffix of its first question,
 // to a handler. Bad input never stops the server: packets without a readable header are dropped,
-// others get FORMERR; a throwing/rejecting handler gives SERVFAIL. A cap on in-flight asynchronous
-// handlers drops UDP queries and closes TCP connections when exceeded (dcos-dns handler_limit).
+// others get FORMERR; a throwing/rejecting handler gives SERVFAIL. Overload protection:
+//   * a cap on forwarded queries in flight (`maxConcurrent`, handed to the forwarders through the
+//     context): over it UDP queries are dropped and TCP connections closed (dcos-dns
+//     handler_limit). Queries answered here (local zones, cache hits) never wait for a slot.
+//   * TCP: open connections capped (in all and per client); each message must arrive whole within `tcpMessageMs` of its
+//     first byte (the first message: of the connect), so a client trickling bytes loses its slot;
+//     an idle connection is closed after `tcpIdleMs`.
+//   * an optional per-client rate limit (`clientRateLimit`, token bucket per source address) on
+//     every query: over it a UDP query is dropped (no answer to a possibly spoofed source, so
+//     no reflection), a TCP query gets REFUSED. Off unless configured: the daemons set it.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server as TcpServer, type Socket as TcpSocket } from 'node:net';
 import type { Registry } from 'prom-client';
+import { ClientRateLimit, InFlightLimit, type ClientRateLimitOptions } from './limits.js';
 import { DnsMetrics, dnsMetrics } from './metrics.js';
 import type { DnsHandler, HandlerContext } from './types.js';
 import {
@@ -36,12 +45,24 @@ export interface DnsServerOptions {
   readonly listen: readonly ListenAddress[];
   /** Zone → handler; `.` is the default. A query no zone matches gets REFUSED. */
   readonly zones: Readonly<Record<string, DnsHandler>> | ReadonlyMap<string, DnsHandler>;
-  /** In-flight asynchronous handlers at most (default 1024); over it UDP is dropped, TCP closed. */
+  /**
+   * Forwarded queries in flight at most (default 1024), shared by the forwarders without a limit
+   * of their own; over it UDP is dropped, TCP closed. Local answers are never limited by it.
+   */
   readonly maxConcurrent?: number;
   /** Open TCP connections at most (default 1024); more are closed at once. */
   readonly maxTcpConnections?: number;
+  /** Open TCP connections per client address at most (default: no cap of its own). */
+  readonly maxTcpPerClient?: number;
   /** A TCP connection idle this long is closed (default 10,000 ms). */
   readonly tcpIdleMs?: number;
+  /**
+   * A TCP message must arrive whole within this long of its first byte, the first message within
+   * this long of the connect (default 3000 ms); else the connection is closed (`tcp_deadline`).
+   */
+  readonly tcpMessageMs?: number;
+  /** Queries per client address (token bucket); default none. */
+  readonly clientRateLimit?: ClientRateLimitOptions | ClientRateLimit;
   /** Cap on the client's EDNS0 UDP size (default 4096). */
   readonly maxUdpPayload?: number;
   /** UDP socket receive buffer (default 1 MiB, as dcos-dns). */
@@ -68,18 +89,27 @@ export class DnsServer {
   private listeners: Listener[] = [];
   private readonly tcpConns = new Set<TcpSocket>();
   private inflight = 0;
-  private readonly maxConcurrent: number;
+  /** Slots for forwarded queries (`maxConcurrent`). */
+  readonly forwardLimit: InFlightLimit;
   private readonly maxTcpConnections: number;
+  private readonly maxTcpPerClient: number;
+  private readonly tcpPerClient = new Map<string, number>();
   private readonly tcpIdleMs: number;
+  private readonly tcpMessageMs: number;
+  private readonly rateLimit: ClientRateLimit | undefined;
   private readonly maxUdpPayload: number;
   private readonly recvBuf: number;
   private readonly log: DnsLogger | undefined;
 
   constructor(private readonly opts: DnsServerOptions) {
     this.metrics = opts.metrics ?? dnsMetrics(opts.registry);
-    this.maxConcurrent = opts.maxConcurrent ?? 1024;
+    this.forwardLimit = new InFlightLimit(opts.maxConcurrent ?? 1024);
     this.maxTcpConnections = opts.maxTcpConnections ?? 1024;
+    this.maxTcpPerClient = opts.maxTcpPerClient ?? Infinity;
     this.tcpIdleMs = opts.tcpIdleMs ?? 10_000;
+    this.tcpMessageMs = opts.tcpMessageMs ?? 3000;
+    const rl = opts.clientRateLimit;
+    this.rateLimit = rl === undefined || rl instanceof ClientRateLimit ? rl : new ClientRateLimit(rl);
     this.maxUdpPayload = opts.maxUdpPayload ?? DEFAULT_MAX_UDP_PAYLOAD;
     this.recvBuf = opts.udpRecvBufferSize ?? 1 << 20;
     this.log = opts.logger;
@@ -97,8 +127,14 @@ export class DnsServer {
     return this.listeners.map((l) => ({ host: l.host, port: l.port }));
   }
 
+  /** Asynchronous handlers running (forwarded queries and any other handler that waits). */
   get inFlight(): number {
     return this.inflight;
+  }
+
+  /** Forwarding slots in use. */
+  get forwarding(): number {
+    return this.forwardLimit.inUse;
   }
 
   async start(): Promise<void> {
@@ -154,7 +190,12 @@ export class DnsServer {
       }
       udp.on('error', (e) => this.log?.warn({ err: e.message, host: l.host }, 'dns udp socket error'));
       tcp.on('error', (e) => this.log?.warn({ err: e.message, host: l.host }, 'dns tcp listener error'));
-      udp.on('message', (msg, rinfo) =>
+      const limit = this.rateLimit;
+      udp.on('message', (msg, rinfo) => {
+        if (limit && !limit.allow(rinfo.address)) {
+          this.metrics.drop('ratelimit');
+          return;
+        }
         this.onQuery(
           msg,
           'udp',
@@ -169,8 +210,8 @@ export class DnsServer {
             }
           },
           () => this.metrics.drop('overload'),
-        ),
-      );
+        );
+      });
       return { host: l.host, port, udp, tcp };
     }
   }
@@ -181,12 +222,46 @@ export class DnsServer {
       sock.destroy();
       return;
     }
+    // One client cannot hold every connection slot (each for up to tcpMessageMs without a query).
+    const client = sock.remoteAddress ?? '';
+    const held = this.tcpPerClient.get(client) ?? 0;
+    if (held >= this.maxTcpPerClient) {
+      this.metrics.drop('tcp_client_overload');
+      sock.destroy();
+      return;
+    }
+    this.tcpPerClient.set(client, held + 1);
     this.tcpConns.add(sock);
     sock.setNoDelay(true);
     sock.setTimeout(this.tcpIdleMs, () => sock.destroy());
     sock.on('error', noop);
-    sock.on('close', () => this.tcpConns.delete(sock));
     let buf: Buffer = Buffer.alloc(0);
+    // Message deadline: `started` is when the message being read began (the connect for the
+    // first); one timer per connection, re-armed for the remainder rather than per chunk.
+    const messageMs = this.tcpMessageMs;
+    const limit = this.rateLimit;
+    let started = Date.now();
+    let awaiting = true;
+    let deadline: NodeJS.Timeout | undefined;
+    const check = (): void => {
+      deadline = undefined;
+      if (sock.destroyed || !awaiting) return;
+      const left = started + messageMs - Date.now();
+      if (left > 0) {
+        deadline = setTimeout(check, left);
+        return;
+      }
+      this.metrics.drop('tcp_deadline');
+      sock.destroy();
+    };
+    deadline = setTimeout(check, messageMs);
+    sock.on('close', () => {
+      clearTimeout(deadline);
+      this.tcpConns.delete(sock);
+      const n = (this.tcpPerClient.get(client) ?? 1) - 1;
+      if (n > 0) this.tcpPerClient.set(client, n);
+      else this.tcpPerClient.delete(client);
+    });
     const addr = sock.remoteAddress ?? '';
     const port = sock.remotePort ?? 0;
     const reply = (r: Buffer): void => {
@@ -206,6 +281,10 @@ export class DnsServer {
       sock.destroy();
     };
     sock.on('data', (chunk: Buffer) => {
+      if (buf.length === 0 && !awaiting) {
+        started = Date.now();
+        awaiting = true;
+      }
       buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
       while (buf.length >= 2 && !sock.destroyed) {
         const len = buf.readUInt16BE(0);
@@ -218,8 +297,18 @@ export class DnsServer {
         if (buf.length < 2 + len) break;
         const msg = buf.subarray(2, 2 + len);
         buf = buf.subarray(2 + len);
+        // The next message (if any bytes of it are here) starts now.
+        started = Date.now();
+        if (limit && !limit.allow(addr)) {
+          // Not spoofable over TCP: tell the client.
+          this.metrics.drop('ratelimit');
+          reply(errorReply(msg.readUInt16BE(0), msg.readUInt16BE(2), RCODE.REFUSED));
+          continue;
+        }
         this.onQuery(msg, 'tcp', addr, port, reply, overload);
       }
+      awaiting = buf.length > 0;
+      if (awaiting && !deadline && !sock.destroyed) deadline = setTimeout(check, messageMs);
     });
   }
 
@@ -273,6 +362,8 @@ export class DnsServer {
       maxUdpSize,
       zone,
       metrics: this.metrics,
+      forwardLimit: this.forwardLimit,
+      overload,
     };
     const finish = (r: Buffer | undefined): void => {
       if (!r) return;
@@ -286,10 +377,6 @@ export class DnsServer {
     };
     let r: ReturnType<DnsHandler>;
     try {
-      if (this.inflight >= this.maxConcurrent) {
-        overload();
-        return;
-      }
       r = handler(buf, q, ctx);
     } catch (e) {
       failed(e);

@@ -1,4 +1,5 @@
 // The one handler interface every DNS zone (authoritative responder, forwarder, router) implements.
+import type { InFlightLimit } from './limits.js';
 import type { DnsMetrics } from './metrics.js';
 import type { DnsQuery } from './wire.js';
 
@@ -12,6 +13,10 @@ export interface HandlerContext {
   zone: string;
   /** The server's counters: handlers without metrics of their own count failures here. */
   readonly metrics?: DnsMetrics;
+  /** The server's slots for forwarded queries: a handler that waits on an upstream takes one. */
+  readonly forwardLimit?: InFlightLimit;
+  /** Called by a handler that is over its limit: counts the drop; over TCP closes the connection. */
+  readonly overload?: () => void;
 }
 
 /** Answers one query: the reply bytes, or undefined to send nothing. */

@@ -55,6 +55,8 @@ export interface MasterRef {
   /** May wait briefly (a newly elected leader recovering its state). */
   current(): OverlayMaster | undefined | Promise<OverlayMaster | undefined>;
   forward?(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply>;
+  /** Set once the store failed for good: /health says so until the process exits. */
+  failure?(): Error | undefined;
 }
 
 export function registerMasterRoutes(
@@ -169,6 +171,8 @@ export function registerMasterRoutes(
   );
 
   app.get('/health', async (_request, reply) => {
+    const failure = ref.failure?.();
+    if (failure) return reply.code(503).send({ status: 'failed', error: failure.message });
     const master = await ref.current();
     return reply.send({
       status: 'ok',

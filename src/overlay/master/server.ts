@@ -17,7 +17,8 @@ import {
 import {
   EmbeddedStore,
   EtcdStore,
-  parseEtcdUrl,
+  parseStoreUrl,
+  StoreError,
   registerStoreRoutes,
   type Compare,
   type Store,
@@ -105,18 +106,33 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
   const log = opts.logger;
   for (const key of opts.config.ignoredKeys) log.info({ key }, 'config key not used by dcnet');
   const metrics = createMasterMetrics();
-  const onFatal =
+  const fatal =
     opts.onFatal ??
     ((err: Error) => {
       log.fatal({ err }, 'store failed; exiting so that a supervisor restarts the master from durable state');
       process.exit(1);
     });
+  // The log's own failure report and the request that hit it may both get here: act once.
+  let fatalSeen = false;
+  const onFatal = (err: Error): void => {
+    if (fatalSeen) return;
+    fatalSeen = true;
+    fatal(err);
+  };
   const events = { ...metrics.events, onFatal };
 
   if (opts.storeUrl !== undefined) {
+    const { endpoints, tls: etcdTls } = parseStoreUrl(opts.storeUrl);
+    // etcds://: the master's own certificate (EKU clientAuth) and cluster CA are etcd's client TLS.
+    if (etcdTls && !opts.tls)
+      throw new StoreError(
+        'invalid',
+        `${opts.storeUrl}: etcds:// needs the master's TLS directory (--tls-dir)`,
+      );
     const store = new EtcdStore({
-      endpoints: parseEtcdUrl(opts.storeUrl),
+      endpoints,
       ...(opts.storePrefix && { prefix: opts.storePrefix }),
+      ...(etcdTls && opts.tls && { tls: { ca: opts.tls.ca, cert: opts.tls.cert, key: opts.tls.key } }),
     });
     const { app, auth, peers } = newApp(log, metrics.registry, opts.tls);
     // The routes exist before the HA master does: it needs the bound address to advertise.
@@ -177,8 +193,18 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
   }
 
   let store = opts.store;
+  let storeFailure: Error | undefined;
   if (!store) {
-    const embedded = await EmbeddedStore.open(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {});
+    // A failed log write (disk full, I/O error) is fatal, as in etcd: nothing is acknowledged
+    // that is not durable, /health reports it, and the process exits for its supervisor.
+    const failStore = (err: Error): void => {
+      storeFailure = err;
+      onFatal(err);
+    };
+    const embedded = await EmbeddedStore.open({
+      ...(opts.dataDir !== undefined && { dataDir: opts.dataDir }),
+      onFatal: failStore,
+    });
     const r = embedded.recovery;
     if (r.tornBytes > 0)
       log.warn({ bytes: r.tornBytes }, 'cut a torn record from the end of the log (crash during a write)');
@@ -202,7 +228,7 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
   }
   metrics.attach(master);
   const { app, auth, peers } = newApp(log, metrics.registry, opts.tls);
-  registerMasterRoutes(app, master, metrics);
+  registerMasterRoutes(app, { current: () => master, failure: () => storeFailure }, metrics);
   // Agents reach the store through the master: publication of their overlay info and watches.
   registerStoreRoutes(app, store, storeOptions(store, auth));
   const single = store;
