@@ -14,7 +14,15 @@ import { round, startDcnetMaster } from './lib/process.js';
 const etcd = await startEtcd(3);
 const masters = await Promise.all(
   [0, 1, 2].map(() =>
-    startDcnetMaster(['--store', etcd.url, '--store-prefix', 'fanout/', '--listen', '127.0.0.1:0']),
+    startDcnetMaster([
+      '--store',
+      etcd.url,
+      '--store-prefix',
+      'fanout/',
+      '--listen',
+      '127.0.0.1:0',
+      '--insecure',
+    ]),
   ),
 );
 const dataDir = await mkdtemp(join(tmpdir(), 'dcnet-bench-fanout-'));
@@ -29,7 +37,7 @@ try {
   await writer.close();
   for (const m of masters) await m.stop();
 
-  const single = await startDcnetMaster(['--data-dir', dataDir, '--listen', '127.0.0.1:0']);
+  const single = await startDcnetMaster(['--data-dir', dataDir, '--listen', '127.0.0.1:0', '--insecure']);
   const w2 = new HttpStore(single.value);
   const embedded = await measureFanout(w2, () => new HttpStore(single.value));
   await w2.close();

@@ -2,7 +2,8 @@
 // latency of a write is the time until the N-th watcher has seen it.
 import { HttpStore, type Store, type Watch } from '../../src/store/index.js';
 
-export const WATCHERS = 1000;
+/** BENCH_WATCHERS overrides (a tiny run to check that the benchmark works). */
+export const WATCHERS = Number(process.env.BENCH_WATCHERS ?? 1000);
 export const ROUNDS = 20;
 
 export async function measureFanout(writer: Store, makeWatcherStore: () => Store): Promise<number[]> {

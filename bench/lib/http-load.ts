@@ -1,6 +1,22 @@
 // A small HTTP load generator for benchmarks: N requests issued at once, each on its own
-// connection (as N agents would), timed individually.
+// connection (as N agents would), timed individually. With TLS files every connection does a full
+// handshake with the client certificate (no session reuse: N agents are N processes).
 import http from 'node:http';
+import https from 'node:https';
+import { createSecureContext } from 'node:tls';
+import type { TlsFiles } from '../../src/pki/index.js';
+
+function agentFor(tls: TlsFiles | undefined, keepAlive: boolean, maxSockets: number): http.Agent {
+  return tls
+    ? new https.Agent({
+        keepAlive,
+        maxSockets,
+        // One context, as each agent has its own; parsing PEM per connection is the client's cost.
+        secureContext: createSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key }),
+        maxCachedSessions: 0,
+      })
+    : new http.Agent({ keepAlive, maxSockets });
+}
 
 export interface LoadResult {
   readonly totalMs: number;
@@ -21,7 +37,7 @@ export function request(
   body?: string,
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(
+    const req = (url.startsWith('https:') ? https : http).request(
       url,
       {
         method,
@@ -45,8 +61,12 @@ export function request(
 }
 
 /** Sends every body at once as a POST to `url`; one connection per request. */
-export async function concurrentPosts(url: string, bodies: readonly string[]): Promise<LoadResult> {
-  const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+export async function concurrentPosts(
+  url: string,
+  bodies: readonly string[],
+  tls?: TlsFiles,
+): Promise<LoadResult> {
+  const agent = agentFor(tls, false, Infinity);
   const latencies: number[] = [];
   const statuses = new Map<number, number>();
   let failures = 0;
@@ -70,8 +90,12 @@ export async function concurrentPosts(url: string, bodies: readonly string[]): P
 }
 
 /** Median time of `runs` sequential GETs on one kept-alive connection; also returns the body size. */
-export async function timedGets(url: string, runs: number): Promise<{ medianMs: number; bytes: number }> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+export async function timedGets(
+  url: string,
+  runs: number,
+  tls?: TlsFiles,
+): Promise<{ medianMs: number; bytes: number }> {
+  const agent = agentFor(tls, true, 1);
   const times: number[] = [];
   let bytes = 0;
   for (let i = 0; i < runs; i++) {

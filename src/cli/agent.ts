@@ -9,6 +9,7 @@ import { parseAddress } from '../net/index.js';
 import { ClientRateLimit, parseUpstream, type Upstream } from '../dns/server/index.js';
 import { NODE_DNS_CLIENT_QPS } from '../dns/dcos/index.js';
 import { nodeRoles, type DnsRoleOptions } from './agent-roles.js';
+import { addTlsOptions, checkScheme, controlPlaneTls, type TlsCliOptions } from './tls.js';
 
 function whole(name: string, min: number): (v: string) => number {
   return (v) => {
@@ -28,14 +29,14 @@ function seconds(name: string, min: number): (v: string) => number {
 }
 
 export function addAgentCommand(program: Command): void {
-  program
+  const cmd = program
     .command('agent')
     .description(
       'run the node agent: registers with the overlay master, configures CNI/Docker/VXLAN, programs peers',
     )
     .requiredOption(
       '--master <url[,url…]>',
-      'overlay master base URL(s), e.g. http://10.0.0.1:5050 (several with HA masters)',
+      'overlay master base URL(s), e.g. https://10.0.0.1:5050 (several with HA masters)',
     )
     .requiredOption('--ip <address>', "this node's IPv4 address (its identity and VXLAN endpoint)")
     .option('--listen <host:port>', 'HTTP endpoint address', '127.0.0.1:5051')
@@ -104,9 +105,10 @@ export function addAgentCommand(program: Command): void {
     )
     .option('--public-ip <ip[,…]>', "this node's public addresses (public.thisnode.thisdcos.directory)")
     .option('--no-l4lb', 'do not program the VIP load balancer (nftables table dcnet_l4lb)')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
-    .action(
-      async (opts: {
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info');
+  addTlsOptions(cmd).action(
+    async (
+      opts: TlsCliOptions & {
         master: string;
         ip: string;
         listen: string;
@@ -133,56 +135,64 @@ export function addAgentCommand(program: Command): void {
         publicIp?: string;
         l4lb: boolean;
         logLevel: string;
-      }) => {
-        if (parseAddress(opts.ip)?.family !== 4)
-          throw new UsageError(`--ip: "${opts.ip}" is not an IPv4 address`);
-        const masters = opts.master.split(',').map((m) => {
-          try {
-            return new URL(m.trim()).origin;
-          } catch {
-            throw new UsageError(`--master: "${m}" is not a URL`);
-          }
-        });
-        const { host, port } = parseListen(opts.listen);
-        const dns = opts.dns ? dnsOptions(opts, masters) : undefined;
-        const config = await loadConfig(opts.config);
-        const logger = createLogger(opts.logLevel, 'dcnet-agent');
-        const server = await startAgentServer({
-          masterUrls: masters,
-          ip: opts.ip,
-          host,
-          port,
-          logger,
-          cniDir: opts.cniDir,
-          ...(opts.cniDataDir !== undefined && { cniDataDir: opts.cniDataDir }),
-          dcosPortMapper: opts.dcosPortMapper ?? false,
-          mesosBridge: opts.mesosBridge,
-          dockerBridge: opts.dockerBridge,
-          overlayMtu: config.overlayMtu,
-          enableIpv6: config.enableIpv6,
-          dockerSocket: opts.dockerSocket,
-          gracePeriodS: Math.ceil(opts.gracePeriod),
-          resyncMs: opts.resyncInterval * 1000,
-          reregisterMs: opts.reregisterInterval * 1000,
-          backoffMinMs: opts.backoffMin * 1000,
-          backoffMaxMs: opts.backoffMax * 1000,
-          // The L4LB first: the node's DNS names only the VIPs its kernel already serves.
-          roles: nodeRoles({
-            ...(opts.l4lb && { l4lb: { ip: opts.ip, resyncMs: opts.resyncInterval * 1000 } }),
-            ...(dns && { dns }),
-          }),
-        });
-        const stop = (signal: string): void => {
-          logger.info({ signal }, 'stopping (routes stay programmed; peers keep ours for the grace period)');
-          server.close().then(
-            () => process.exit(0),
-            () => process.exit(1),
-          );
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
       },
-    );
+    ) => {
+      if (parseAddress(opts.ip)?.family !== 4)
+        throw new UsageError(`--ip: "${opts.ip}" is not an IPv4 address`);
+      const masters = opts.master.split(',').map((m) => {
+        try {
+          return new URL(m.trim()).origin;
+        } catch {
+          throw new UsageError(`--master: "${m}" is not a URL`);
+        }
+      });
+      const { host, port } = parseListen(opts.listen);
+      const dns = opts.dns ? dnsOptions(opts, masters) : undefined;
+      const config = await loadConfig(opts.config);
+      const logger = createLogger(opts.logLevel, 'dcnet-agent');
+      const tls = await controlPlaneTls('dcnet agent', opts, ['agent'], logger);
+      checkScheme('--master', masters, tls);
+      if (tls.secure && !tls.identity.ips.includes(opts.ip))
+        throw new UsageError(
+          `--ip: ${opts.ip} is not in the certificate (${tls.identity.ips.join(', ')}): the master would refuse it; issue one with \`dcnet pki issue --role agent --ip ${opts.ip}\``,
+        );
+      const server = await startAgentServer({
+        masterUrls: masters,
+        ip: opts.ip,
+        host,
+        port,
+        logger,
+        ...(tls.secure && { tls: tls.files }),
+        cniDir: opts.cniDir,
+        ...(opts.cniDataDir !== undefined && { cniDataDir: opts.cniDataDir }),
+        dcosPortMapper: opts.dcosPortMapper ?? false,
+        mesosBridge: opts.mesosBridge,
+        dockerBridge: opts.dockerBridge,
+        overlayMtu: config.overlayMtu,
+        enableIpv6: config.enableIpv6,
+        dockerSocket: opts.dockerSocket,
+        gracePeriodS: Math.ceil(opts.gracePeriod),
+        resyncMs: opts.resyncInterval * 1000,
+        reregisterMs: opts.reregisterInterval * 1000,
+        backoffMinMs: opts.backoffMin * 1000,
+        backoffMaxMs: opts.backoffMax * 1000,
+        // The L4LB first: the node's DNS names only the VIPs its kernel already serves.
+        roles: nodeRoles({
+          ...(opts.l4lb && { l4lb: { ip: opts.ip, resyncMs: opts.resyncInterval * 1000 } }),
+          ...(dns && { dns }),
+        }),
+      });
+      const stop = (signal: string): void => {
+        logger.info({ signal }, 'stopping (routes stay programmed; peers keep ours for the grace period)');
+        server.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    },
+  );
 }
 
 function upstreamList(option: string, text: string, defaultPort = 53): Upstream[] {

@@ -12,6 +12,7 @@ import { addConfigCommand } from './config.js';
 import { addDemoCommand } from './demo.js';
 import { addMesosDnsCommand } from './mesos-dns.js';
 import { addLbCommand } from './lb.js';
+import { addPkiCommand } from './pki.js';
 import { UsageError } from './usage-error.js';
 
 export function buildProgram(): Command {
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   addEmulatorCommand(program);
   addMesosDnsCommand(program);
   addLbCommand(program);
+  addPkiCommand(program);
   return program;
 }
 

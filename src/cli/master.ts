@@ -10,9 +10,10 @@ import { parseMasterEntry } from '../cluster/index.js';
 import { masterMesosDnsConfig, startMasterRoles } from './master-roles.js';
 import { loadMesosDnsConfig, unsupportedSettings, type MesosDnsConfig } from '../dns/mesos/index.js';
 import { ConfigError } from '../config/index.js';
+import { addTlsOptions, controlPlaneTls, type TlsCliOptions } from './tls.js';
 
 export function addMasterCommand(program: Command): void {
-  program
+  const cmd = program
     .command('master')
     .description('run the overlay master: allocates agent subnets, VTEP IPs and MACs, durably')
     .option('--config <file>', 'YAML config (DC/OS config.yaml keys); default: the DC/OS defaults')
@@ -37,9 +38,10 @@ export function addMasterCommand(program: Command): void {
       'Mesos-DNS config.json for the built-in Mesos-DNS (default: .mesos on <listen host>:61053, HTTP :8123)',
     )
     .option('--no-mesos-dns', 'do not run the built-in Mesos-DNS')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
-    .action(
-      async (opts: {
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info');
+  addTlsOptions(cmd).action(
+    async (
+      opts: TlsCliOptions & {
         config?: string;
         dataDir: string;
         store?: string;
@@ -51,85 +53,97 @@ export function addMasterCommand(program: Command): void {
         mesosDnsConfig?: string;
         mesosDns: boolean;
         logLevel: string;
-      }) => {
-        const logger = createLogger(opts.logLevel, 'dcnet-master');
-        const { host, port } = parseListen(opts.listen);
-        const config = await loadConfig(opts.config);
-        const mesos = opts.mesos
-          ?.split(',')
-          .map((m) => m.trim())
-          .filter(Boolean);
-        for (const m of mesos ?? []) {
-          try {
-            parseMasterEntry(m);
-          } catch (err) {
-            throw new UsageError(`--mesos: ${(err as Error).message}`);
-          }
-        }
-        const refreshS = Number(opts.mesosRefresh);
-        if (!Number.isFinite(refreshS) || refreshS < 0.1)
-          throw new UsageError(`--mesos-refresh: "${opts.mesosRefresh}" must be a number of seconds ≥ 0.1`);
-        if (opts.store !== undefined) {
-          try {
-            parseEtcdUrl(opts.store);
-          } catch (err) {
-            throw new UsageError(`--store: ${(err as Error).message}`);
-          }
-          if ((host === '0.0.0.0' || host === '::') && opts.advertise === undefined) {
-            throw new UsageError(
-              '--advertise: required when --listen is a wildcard address (other masters must reach this one)',
-            );
-          }
-        }
-        let mesosDns: MesosDnsConfig | false = false;
-        if (opts.mesosDns && opts.mesosDnsConfig !== undefined) {
-          const loaded = await loadMesosDnsConfig(opts.mesosDnsConfig);
-          const unsupported = unsupportedSettings(loaded.config);
-          if (unsupported.length > 0) throw new ConfigError(unsupported);
-          mesosDns = loaded.config;
-        } else if (opts.mesosDns && mesos && mesos.length > 0) {
-          mesosDns = masterMesosDnsConfig({ mesos, host, refreshS });
-        }
-        const server = await startMasterServer({
-          config,
-          host,
-          port,
-          logger,
-          ...(opts.store !== undefined
-            ? {
-                storeUrl: opts.store,
-                storePrefix: opts.storePrefix,
-                ...(opts.advertise !== undefined && { advertise: opts.advertise }),
-              }
-            : { dataDir: opts.dataDir }),
-        });
-        const roles =
-          mesos && mesos.length > 0
-            ? startMasterRoles({
-                server,
-                log: logger,
-                mesos,
-                refreshMs: refreshS * 1000,
-                mesosDns,
-                enableIpv6: config.enableIpv6,
-                l4lb: config.l4lb,
-                network: config.network,
-              })
-            : undefined;
-        const stop = (signal: string): void => {
-          logger.info({ signal }, 'stopping');
-          Promise.resolve(roles?.stop())
-            .then(() => server.close())
-            .then(
-              () => process.exit(0),
-              (err: unknown) => {
-                logger.error({ err }, 'error while stopping');
-                process.exit(1);
-              },
-            );
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
       },
-    );
+    ) => {
+      const logger = createLogger(opts.logLevel, 'dcnet-master');
+      const { host, port } = parseListen(opts.listen);
+      let advertise = opts.advertise;
+      if (advertise !== undefined) {
+        try {
+          advertise = new URL(advertise).origin;
+        } catch {
+          throw new UsageError(`--advertise: "${advertise}" is not a URL`);
+        }
+      }
+      const config = await loadConfig(opts.config);
+      const mesos = opts.mesos
+        ?.split(',')
+        .map((m) => m.trim())
+        .filter(Boolean);
+      for (const m of mesos ?? []) {
+        try {
+          parseMasterEntry(m);
+        } catch (err) {
+          throw new UsageError(`--mesos: ${(err as Error).message}`);
+        }
+      }
+      const refreshS = Number(opts.mesosRefresh);
+      if (!Number.isFinite(refreshS) || refreshS < 0.1)
+        throw new UsageError(`--mesos-refresh: "${opts.mesosRefresh}" must be a number of seconds ≥ 0.1`);
+      if (opts.store !== undefined) {
+        try {
+          parseEtcdUrl(opts.store);
+        } catch (err) {
+          throw new UsageError(`--store: ${(err as Error).message}`);
+        }
+        if ((host === '0.0.0.0' || host === '::') && opts.advertise === undefined) {
+          throw new UsageError(
+            '--advertise: required when --listen is a wildcard address (other masters must reach this one)',
+          );
+        }
+      }
+      let mesosDns: MesosDnsConfig | false = false;
+      if (opts.mesosDns && opts.mesosDnsConfig !== undefined) {
+        const loaded = await loadMesosDnsConfig(opts.mesosDnsConfig);
+        const unsupported = unsupportedSettings(loaded.config);
+        if (unsupported.length > 0) throw new ConfigError(unsupported);
+        mesosDns = loaded.config;
+      } else if (opts.mesosDns && mesos && mesos.length > 0) {
+        mesosDns = masterMesosDnsConfig({ mesos, host, refreshS });
+      }
+      // Last of the checks: a config error is reported as such, whatever the TLS setup.
+      const tls = await controlPlaneTls('dcnet master', opts, ['master'], logger);
+      const server = await startMasterServer({
+        config,
+        host,
+        port,
+        logger,
+        ...(tls.secure && { tls: tls.files }),
+        ...(opts.store !== undefined
+          ? {
+              storeUrl: opts.store,
+              storePrefix: opts.storePrefix,
+              ...(advertise !== undefined && { advertise }),
+            }
+          : { dataDir: opts.dataDir }),
+      });
+      const roles =
+        mesos && mesos.length > 0
+          ? startMasterRoles({
+              server,
+              log: logger,
+              mesos,
+              refreshMs: refreshS * 1000,
+              mesosDns,
+              enableIpv6: config.enableIpv6,
+              l4lb: config.l4lb,
+              network: config.network,
+            })
+          : undefined;
+      const stop = (signal: string): void => {
+        logger.info({ signal }, 'stopping');
+        Promise.resolve(roles?.stop())
+          .then(() => server.close())
+          .then(
+            () => process.exit(0),
+            (err: unknown) => {
+              logger.error({ err }, 'error while stopping');
+              process.exit(1);
+            },
+          );
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    },
+  );
 }

@@ -2,6 +2,8 @@
 import type { Command } from 'commander';
 import type { ClusterStatus } from '../overlay/index.js';
 import { UsageError } from './usage-error.js';
+import { plainClient, tlsClient } from '../pki/index.js';
+import { addTlsOptions, checkScheme, controlPlaneTls, type TlsCliOptions } from './tls.js';
 
 export function formatStatus(s: ClusterStatus): string {
   const lines = ['masters:'];
@@ -27,31 +29,57 @@ export function formatStatus(s: ClusterStatus): string {
   return lines.join('\n');
 }
 
+/** The first master URL(s) given, parsed; a bad one is a usage error naming the option. */
+function masterUrls(text: string): string[] {
+  return text
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean)
+    .map((u) => {
+      try {
+        return new URL(u).origin;
+      } catch {
+        throw new UsageError(`--master: "${u}" is not a URL`);
+      }
+    });
+}
+
 export function addStatusCommand(program: Command): void {
-  program
+  const cmd = program
     .command('status')
     .description('show masters, the leader, store health and agents (asks any master)')
-    .option('--master <url[,url…]>', 'master URL(s); the first that answers is used', 'http://127.0.0.1:5050')
-    .option('--json', 'print the raw status document')
-    .action(async (opts: { master: string; json?: boolean }) => {
-      const errors: string[] = [];
-      for (const url of opts.master.split(',').map((u) => u.trim())) {
+    .option(
+      '--master <url[,url…]>',
+      'master URL(s); the first that answers is used (default https://127.0.0.1:5050, http:// with --insecure)',
+    )
+    .option('--json', 'print the raw status document');
+  addTlsOptions(cmd).action(async (opts: TlsCliOptions & { master?: string; json?: boolean }) => {
+    const tls = await controlPlaneTls('dcnet status', opts, ['operator', 'master', 'agent']);
+    if (opts.insecure) process.stderr.write('dcnet status: --insecure: asking over plain HTTP\n');
+    const urls = masterUrls(opts.master ?? `${tls.secure ? 'https' : 'http'}://127.0.0.1:5050`);
+    checkScheme('--master', urls, tls);
+    const client = tls.secure ? tlsClient(tls.files, { requirePeerRole: 'master' }) : plainClient;
+    const errors: string[] = [];
+    try {
+      for (const url of urls) {
         try {
-          const res = await fetch(`${new URL(url).origin}/overlay-master/status`, {
+          const res = await client.fetch(`${url}/overlay-master/status`, {
             signal: AbortSignal.timeout(5000),
           });
-          if (!res.ok) throw new Error(`HTTP ${res.status}`);
+          if (!res.ok) throw new Error(`HTTP ${res.status}: ${(await res.text()).slice(0, 300)}`);
           const status = (await res.json()) as ClusterStatus;
           process.stdout.write(`${opts.json ? JSON.stringify(status, null, 2) : formatStatus(status)}\n`);
           process.exitCode = status.store.reachable && status.leader ? 0 : 1;
           return;
         } catch (err) {
-          if (err instanceof TypeError && /Invalid URL/.test(err.message))
-            throw new UsageError(`--master: "${url}" is not a URL`);
-          errors.push(`${url}: ${(err as Error).message}`);
+          const cause = (err as Error).cause as Error | undefined;
+          errors.push(`${url}: ${(err as Error).message}${cause?.message ? ` (${cause.message})` : ''}`);
         }
       }
-      process.stderr.write(`dcnet status: no master answered:\n  ${errors.join('\n  ')}\n`);
-      process.exitCode = 1;
-    });
+    } finally {
+      await client.close();
+    }
+    process.stderr.write(`dcnet status: no master answered:\n  ${errors.join('\n  ')}\n`);
+    process.exitCode = 1;
+  });
 }

@@ -83,6 +83,9 @@ export type AgentOverlayRecord = AgentRecord['overlays'][number];
 export const AGENTS_PREFIX = 'overlay/agents/';
 export const NODES_PREFIX = 'overlay/nodes/';
 export const nodeKey = (ip: string): string => `${NODES_PREFIX}${ip}`;
+/** A per-agent status document each agent may publish about itself. */
+export const NODE_STATUS_PREFIX = 'overlay/node-status/';
+export const nodeStatusKey = (ip: string): string => `${NODE_STATUS_PREFIX}${ip}`;
 export const NETWORK_KEY = 'overlay/network';
 export const agentKey = (ip: string): string => `${AGENTS_PREFIX}${ip}`;
 

@@ -5,6 +5,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CniConflist } from '../kernel/index.js';
 import type { AgentInfo } from '../overlay/index.js';
+import {
+  createCa,
+  issueCertificate,
+  tlsDirPaths,
+  writeCaDir,
+  writeTlsDir,
+  type CaMaterial,
+  type Role,
+} from '../pki/index.js';
+import { STORE_PREFIX, type KeyValue, type RangeResult, type TxnResult } from '../store/index.js';
 import { Testbed, type Host, type Spawned } from './testbed.js';
 
 export const REPO_ROOT = join(fileURLToPath(import.meta.url), '..', '..', '..', '..');
@@ -34,6 +44,32 @@ export interface ClusterOptions {
   readonly logDir?: string;
   /** Runs before an agent host's agent starts (e.g. to start dockerd there). */
   readonly prepareHost?: (name: string, host: Host, dir: string, tb: Testbed) => Promise<void>;
+  /** Plain HTTP control plane (`--insecure` everywhere) instead of TLS with the cluster CA. */
+  readonly insecure?: boolean;
+}
+
+/** A TLS directory's paths (ca.pem, cert.pem, key.pem), as cluster.json and curl use them. */
+export type TlsPaths = ReturnType<typeof tlsDirPaths>;
+
+/** Who a test-bed request is made as: a role's certificate, an agent's (by name), or none. */
+export type Caller = 'operator' | 'master' | 'none' | { readonly agent: string };
+
+export interface CurlResult {
+  readonly status: number;
+  readonly body: string;
+}
+
+/** Control-plane calls from inside a host's namespace, as one caller (curl with its certificate). */
+export interface ControlPlaneCaller {
+  request(method: string, path: string, body?: unknown): Promise<CurlResult>;
+  /** 2xx or throws with the status and body. */
+  json<T>(method: string, path: string, body?: unknown): Promise<T>;
+  readonly store: {
+    get(key: string): Promise<KeyValue | undefined>;
+    range(prefix: string): Promise<RangeResult>;
+    put(key: string, value: string): Promise<TxnResult>;
+    delete(key: string): Promise<TxnResult>;
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -42,6 +78,10 @@ export class OverlayCluster {
   readonly agents = new Map<string, AgentNode>();
   master!: { host: Host; proc: Spawned; url: string; dataDir: string };
   etcd: Spawned | undefined;
+  /** The cluster CA (in `workdir/pki/ca`); undefined with `insecure`. */
+  ca: CaMaterial | undefined;
+  /** TLS directories by holder: 'master', 'operator', and each agent's name. */
+  readonly tls = new Map<string, TlsPaths>();
 
   private constructor(
     readonly tb: Testbed,
@@ -54,7 +94,13 @@ export class OverlayCluster {
     try {
       const host = await tb.addHost('master', 100);
       const dataDir = join(opts.workdir, 'master');
-      const url = `http://${host.ip}:${opts.masterPort ?? 5050}`;
+      const url = `${opts.insecure ? 'http' : 'https'}://${host.ip}:${opts.masterPort ?? 5050}`;
+      if (!opts.insecure) {
+        cluster.ca = await createCa();
+        await writeCaDir(join(opts.workdir, 'pki', 'ca'), cluster.ca, { force: true });
+        await cluster.issue('master', 'master', [host.ip]);
+        await cluster.issue('operator', 'operator', [], 'testbed');
+      }
       if (opts.etcd) await cluster.startEtcd(host);
       await opts.prepareMaster?.(host, tb);
       cluster.master = { host, dataDir, url, proc: cluster.startMaster(host, dataDir) };
@@ -64,6 +110,25 @@ export class OverlayCluster {
       await tb.destroy();
       throw err;
     }
+  }
+
+  /** Issues a certificate into `workdir/pki/<holder>` (also for tests: e.g. a second agent cert). */
+  async issue(holder: string, role: Role, ips: string[], name?: string): Promise<TlsPaths> {
+    if (!this.ca) throw new Error('this cluster runs --insecure: no CA');
+    const cert = await issueCertificate(this.ca, { role, ips, ...(name !== undefined && { name }) });
+    const dir = join(this.opts.workdir, 'pki', holder);
+    await writeTlsDir(dir, { ca: this.ca.certPem, cert: cert.certPem, key: cert.keyPem });
+    const paths = tlsDirPaths(dir);
+    this.tls.set(holder, paths);
+    return paths;
+  }
+
+  /** `--tls-dir DIR` for a holder, or `--insecure`. */
+  private tlsArgs(holder: string): string[] {
+    if (this.opts.insecure) return ['--insecure'];
+    const t = this.tls.get(holder);
+    if (!t) throw new Error(`no certificate issued for ${holder}`);
+    return ['--tls-dir', t.dir];
   }
 
   /** etcd on the master's underlay address (data kept across restarts). */
@@ -123,6 +188,7 @@ export class OverlayCluster {
         ...storeArgs,
         '--listen',
         `${host.ip}:${this.opts.masterPort ?? 5050}`,
+        ...this.tlsArgs('master'),
         ...(typeof this.opts.masterArgs === 'function'
           ? this.opts.masterArgs(host)
           : (this.opts.masterArgs ?? [])),
@@ -146,6 +212,7 @@ export class OverlayCluster {
     await mkdir(dir, { recursive: true });
     const cniDir = join(dir, 'cni');
     await this.opts.prepareHost?.(name, host, dir, this.tb);
+    if (!this.opts.insecure) await this.issue(name, 'agent', [host.ip]);
     const args = [
       DCNET_BIN,
       'agent',
@@ -153,6 +220,7 @@ export class OverlayCluster {
       this.master.url,
       '--ip',
       host.ip,
+      ...this.tlsArgs(name),
       '--listen',
       `${host.ip}:5051`,
       '--cni-dir',
@@ -201,9 +269,30 @@ export class OverlayCluster {
     a.proc = this.tb.spawn(a.host.netns, process.execPath, a.args, this.logOpts(name));
   }
 
-  /** GET inside a host's namespace (the test runner's namespace has no route there). */
+  /** curl's TLS arguments for a caller; https URLs to the master default to the operator's. */
+  curlTlsArgs(as: Caller): string[] {
+    if (as === 'none')
+      return this.ca ? ['--cacert', tlsDirPaths(join(this.opts.workdir, 'pki', 'ca')).ca] : [];
+    const t = this.tls.get(typeof as === 'string' ? as : as.agent);
+    if (!t) throw new Error(`no certificate for ${JSON.stringify(as)}`);
+    return ['--cacert', t.ca, '--cert', t.cert, '--key', t.key];
+  }
+
+  private curlArgsFor(url: string): string[] {
+    return url.startsWith('https://') ? this.curlTlsArgs('operator') : [];
+  }
+
+  /** GET inside a host's namespace (the test runner's namespace has no route there); https as
+   *  the operator. */
   async httpGet(host: Host, url: string): Promise<string> {
-    const { stdout } = await this.tb.exec(host.netns, 'curl', ['-sS', '-m', '5', '--fail-with-body', url]);
+    const { stdout } = await this.tb.exec(host.netns, 'curl', [
+      '-sS',
+      '-m',
+      '5',
+      '--fail-with-body',
+      ...this.curlArgsFor(url),
+      url,
+    ]);
     return stdout;
   }
 
@@ -213,6 +302,7 @@ export class OverlayCluster {
       '-m',
       '5',
       '--fail-with-body',
+      ...this.curlArgsFor(url),
       '-H',
       'content-type: application/json',
       '-d',
@@ -220,6 +310,46 @@ export class OverlayCluster {
       url,
     ]);
     return stdout;
+  }
+
+  /** Any request from a namespace as `as`; the status and body, whatever the status. */
+  async curl(netns: string, as: Caller, method: string, url: string, body?: unknown): Promise<CurlResult> {
+    const { stdout } = await this.tb.exec(netns, 'curl', [
+      '-sS',
+      '-m',
+      '5',
+      '-X',
+      method,
+      ...this.curlTlsArgs(as),
+      ...(body !== undefined ? ['-H', 'content-type: application/json', '-d', JSON.stringify(body)] : []),
+      '-w',
+      '\n%{http_code}',
+      url,
+    ]);
+    const nl = stdout.lastIndexOf('\n');
+    return { status: Number(stdout.slice(nl + 1)), body: stdout.slice(0, nl) };
+  }
+
+  /** The master's API and store as one caller, from a host's namespace (default: the master's). */
+  controlPlane(as: Caller, from: Host = this.master.host): ControlPlaneCaller {
+    const request = (method: string, path: string, body?: unknown): Promise<CurlResult> =>
+      this.curl(from.netns, as, method, `${this.master.url}${path}`, body);
+    const json = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+      const r = await request(method, path, body);
+      if (r.status < 200 || r.status > 299) throw new Error(`${method} ${path}: ${r.status} ${r.body}`);
+      return JSON.parse(r.body) as T;
+    };
+    return {
+      request,
+      json,
+      store: {
+        get: async (key) =>
+          (await json<{ kv: KeyValue | null }>('POST', `${STORE_PREFIX}/get`, { key })).kv ?? undefined,
+        range: (prefix) => json('POST', `${STORE_PREFIX}/range`, { prefix }),
+        put: (key, value) => json('POST', `${STORE_PREFIX}/txn`, { success: [{ type: 'put', key, value }] }),
+        delete: (key) => json('POST', `${STORE_PREFIX}/txn`, { success: [{ type: 'delete', key }] }),
+      },
+    };
   }
 
   async agentInfo(name: string): Promise<AgentInfo> {

@@ -40,6 +40,9 @@ export interface ClusterJson {
   mesos: string;
   marathon: string;
   dcnet_master: string;
+  /** The operator's certificate: `curl --cacert CA --cert CERT --key KEY https://…` or
+   *  `dcnet status --tls-dir DIR`. */
+  operator_tls: { dir: string; ca: string; cert: string; key: string };
   pids: number[];
   ready_seconds: number;
 }
@@ -339,9 +342,16 @@ export class Demo {
       mesos: this.mesosUrl,
       marathon: this.marathonUrl,
       dcnet_master: cluster.master.url,
+      operator_tls: this.operatorTls(),
       pids,
       ready_seconds: Math.round(this.readyMs / 100) / 10,
     };
+  }
+
+  private operatorTls(): ClusterJson['operator_tls'] {
+    const t = this.cluster.tls.get('operator');
+    if (!t) throw new Error('the demo cluster has no operator certificate');
+    return t;
   }
 
   /** Where `ip`:`port` of a task is reached from another node. */
@@ -396,7 +406,8 @@ export class Demo {
         : []),
       `  ip netns exec ${m.netns} curl -s ${this.marathonUrl}/v2/apps?embed=apps.tasks`,
       `  ip netns exec ${m.netns} curl -s ${this.mesosUrl}/master/state`,
-      `  ip netns exec ${m.netns} curl -s ${cluster.master.url}/overlay-master/state`,
+      `  ip netns exec ${m.netns} curl -s --cacert ${this.operatorTls().ca} --cert ${this.operatorTls().cert} --key ${this.operatorTls().key} ${cluster.master.url}/overlay-master/state`,
+      `  ip netns exec ${m.netns} ${DCNET_BIN} status --tls-dir ${this.operatorTls().dir} --master ${cluster.master.url}`,
       ...(other
         ? [
             `  ip netns exec ${other[1].host.netns} dig +short @${SPARTAN} web.marathon.autoip.dcos.thisdcos.directory`,

@@ -14,6 +14,7 @@ import {
 } from './types.js';
 import { TxnBackedStore } from './txn-backed.js';
 import { STORE_PREFIX } from './http-server.js';
+import { plainClient, tlsClient, type ControlClient, type TlsFiles } from '../pki/index.js';
 
 export interface HttpStoreOptions {
   /** Per-call timeout (default 10 s). */
@@ -23,6 +24,10 @@ export interface HttpStoreOptions {
   /** Reconnect backoff bounds (default 100 ms to 5 s). */
   readonly retryMinMs?: number;
   readonly retryMaxMs?: number;
+  /** This node's certificate: calls and watches go over https to masters only (by certificate). */
+  readonly tls?: TlsFiles;
+  /** A client to share (e.g. the agent's); takes precedence over `tls`. Not closed by close(). */
+  readonly client?: ControlClient;
 }
 
 type Line =
@@ -36,6 +41,8 @@ export class HttpStore extends TxnBackedStore implements Store {
   private readonly watches = new Set<{ close(): void }>();
   private readonly urls: readonly string[];
   private current = 0;
+  private readonly client: ControlClient;
+  private readonly ownClient: boolean;
 
   constructor(
     /** One master's URL, or several (HA): calls and watches move on when one does not answer. */
@@ -45,6 +52,9 @@ export class HttpStore extends TxnBackedStore implements Store {
     super();
     this.urls = typeof baseUrls === 'string' ? [baseUrls] : [...baseUrls];
     if (this.urls.length === 0) throw new StoreError('invalid', 'no store URL given');
+    this.ownClient = !options.client && options.tls !== undefined;
+    this.client =
+      options.client ?? (options.tls ? tlsClient(options.tls, { requirePeerRole: 'master' }) : plainClient);
   }
 
   /** The URL in use; another one is tried after a failure. */
@@ -60,7 +70,7 @@ export class HttpStore extends TxnBackedStore implements Store {
     if (this.closed) throw new StoreError('closed', 'store client is closed');
     let res: Response;
     try {
-      res = await fetch(`${this.baseUrl}${STORE_PREFIX}${path}`, {
+      res = await this.client.fetch(`${this.baseUrl}${STORE_PREFIX}${path}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
@@ -82,8 +92,10 @@ export class HttpStore extends TxnBackedStore implements Store {
       );
     }
     if (!res.ok) {
-      const e = data as { code?: StoreError['code']; error?: string; compactRevision?: number };
-      throw new StoreError(e.code ?? 'unavailable', e.error ?? `HTTP ${res.status}`, e.compactRevision);
+      const e = data as { code?: string; error?: string; compactRevision?: number };
+      // 401/403 (the access table) are the caller's mistake, not an outage: 'invalid'.
+      const code = res.status === 401 || res.status === 403 ? 'invalid' : (e.code as StoreError['code']);
+      throw new StoreError(code ?? 'unavailable', e.error ?? `HTTP ${res.status}`, e.compactRevision);
     }
     return data as T;
   }
@@ -139,7 +151,7 @@ export class HttpStore extends TxnBackedStore implements Store {
       let idle = setTimeout(() => controller?.abort(), idleMs);
       const url = `${this.baseUrl}${STORE_PREFIX}/watch?prefix=${encodeURIComponent(options.prefix)}${next !== undefined ? `&from=${next}` : ''}`;
       try {
-        const res = await fetch(url, { signal: controller.signal });
+        const res = await this.client.fetch(url, { signal: controller.signal });
         if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
         setConnected(true);
         delay = this.options.retryMinMs ?? 100;
@@ -197,5 +209,6 @@ export class HttpStore extends TxnBackedStore implements Store {
   async close(): Promise<void> {
     this.closed = true;
     for (const w of [...this.watches]) w.close();
+    if (this.ownClient) await this.client.close();
   }
 }

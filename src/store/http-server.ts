@@ -1,8 +1,15 @@
 // Serves a Store over HTTP so that agents reach the master's embedded store: plain JSON calls,
 // and watches as a stream of JSON lines that a client resumes from its last revision.
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { StoreError, type Store, type Watch, type WatchEvent } from './types.js';
+import {
+  StoreError,
+  type LeaseId,
+  type Store,
+  type TxnRequest,
+  type Watch,
+  type WatchEvent,
+} from './types.js';
 
 export const STORE_PREFIX = '/store/v1';
 
@@ -67,36 +74,109 @@ function parse<T>(schema: z.ZodType<T>, body: unknown, reply: FastifyReply): T |
   return undefined;
 }
 
+/** One call on the store API, as an access check sees it (after the body was parsed). */
+export type StoreCall =
+  | { readonly op: 'get'; readonly key: string }
+  | { readonly op: 'range' | 'watch'; readonly prefix: string }
+  | { readonly op: 'txn'; readonly request: TxnRequest }
+  | { readonly op: 'lease-grant'; readonly ttl: number }
+  | { readonly op: 'lease-keepalive' | 'lease-revoke'; readonly lease: LeaseId };
+
+/** Who may make which call (the master's access table); without one every call is served. */
+export interface StoreAccess {
+  /** 'refused' once it has sent the refusal. (Not the reply itself: a FastifyReply is a thenable,
+   *  and awaiting it would read as "no refusal".) */
+  authorize(request: FastifyRequest, reply: FastifyReply, call: StoreCall): Promise<'allowed' | 'refused'>;
+  /** A lease was granted to the caller: remember whose it is. */
+  granted?(request: FastifyRequest, lease: LeaseId, ttl: number): Promise<void>;
+}
+
 export interface StoreServerOptions {
   /** Interval of the heartbeat line on idle watches (default 5 s), so clients notice dead links. */
   readonly heartbeatMs?: number;
+  readonly access?: StoreAccess;
 }
 
 export function registerStoreRoutes(app: FastifyInstance, store: Store, opts: StoreServerOptions = {}): void {
-  const call = <B>(path: string, schema: z.ZodType<B>, fn: (body: B) => Promise<unknown>): void => {
+  const access = opts.access;
+  const call = <B>(
+    path: string,
+    schema: z.ZodType<B>,
+    describe: (body: B) => StoreCall,
+    fn: (body: B, request: FastifyRequest) => Promise<unknown>,
+  ): void => {
     app.post(`${STORE_PREFIX}${path}`, async (request, reply) => {
       const body = parse(schema, request.body, reply);
       if (body === undefined) return reply;
       try {
-        return reply.send(await fn(body));
+        if (access && (await access.authorize(request, reply, describe(body))) === 'refused') return reply;
+        return reply.send(await fn(body, request));
       } catch (err) {
         return fail(reply, err);
       }
     });
   };
-  call('/get', keyBody, async (b) => ({ kv: (await store.get(b.key)) ?? null }));
-  call('/range', prefixBody, (b) => store.range(b.prefix));
-  call('/txn', txnBody, (b) => store.txn(b));
-  call('/lease/grant', ttlBody, async (b) => ({ id: await store.grantLease(b.ttl) }));
-  call('/lease/keepalive', leaseBody, async (b) => ({ ttl: await store.keepAlive(b.id) }));
-  call('/lease/revoke', leaseBody, async (b) => {
-    await store.revokeLease(b.id);
-    return {};
-  });
+  call(
+    '/get',
+    keyBody,
+    (b) => ({ op: 'get', key: b.key }),
+    async (b) => ({ kv: (await store.get(b.key)) ?? null }),
+  );
+  call(
+    '/range',
+    prefixBody,
+    (b) => ({ op: 'range', prefix: b.prefix }),
+    (b) => store.range(b.prefix),
+  );
+  call(
+    '/txn',
+    txnBody,
+    (b) => ({ op: 'txn', request: b }),
+    (b) => store.txn(b),
+  );
+  call(
+    '/lease/grant',
+    ttlBody,
+    (b) => ({ op: 'lease-grant', ttl: b.ttl }),
+    async (b, request) => {
+      const id = await store.grantLease(b.ttl);
+      if (access?.granted) {
+        try {
+          await access.granted(request, id, b.ttl);
+        } catch (err) {
+          // A lease nobody can prove to own is useless to its holder: do not leave it behind.
+          await store.revokeLease(id).catch(() => {});
+          throw err;
+        }
+      }
+      return { id };
+    },
+  );
+  call(
+    '/lease/keepalive',
+    leaseBody,
+    (b) => ({ op: 'lease-keepalive', lease: b.id }),
+    async (b) => ({ ttl: await store.keepAlive(b.id) }),
+  );
+  call(
+    '/lease/revoke',
+    leaseBody,
+    (b) => ({ op: 'lease-revoke', lease: b.id }),
+    async (b) => {
+      await store.revokeLease(b.id);
+      return {};
+    },
+  );
 
-  app.get(`${STORE_PREFIX}/watch`, (request, reply) => {
+  app.get(`${STORE_PREFIX}/watch`, async (request, reply) => {
     const q = parse(watchQuery, request.query, reply);
     if (q === undefined) return reply;
+    try {
+      if (access && (await access.authorize(request, reply, { op: 'watch', prefix: q.prefix })) === 'refused')
+        return reply;
+    } catch (err) {
+      return fail(reply, err);
+    }
     const raw = reply.raw;
     let ended = false;
     const write = (obj: unknown): void => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { BUSYBOX_IMAGE, Demo, sweepStale } from '../../src/sim/index.js';
 import { run } from '../../src/kernel/index.js';
-import { runDcnet } from '../helpers/process.js';
+import { DCNET, runDcnet } from '../helpers/process.js';
 import { eventually, NEEDS_ROOT } from '../helpers/eventually.js';
 
 let demo: Demo;
@@ -202,6 +202,8 @@ test('dcnet demo --detach / --down: cluster.json, then nothing left', { skip: NE
       tasks: { id: string; app: string; netns: string; ips: string[]; ports: number[] }[];
       marathon: string;
       mesos: string;
+      dcnet_master: string;
+      operator_tls: { dir: string; ca: string; cert: string; key: string };
     };
     assert.equal(cluster.agents.length, 4);
     assert.equal(cluster.agents.filter((a) => a.public).length, 1);
@@ -210,6 +212,51 @@ test('dcnet demo --detach / --down: cluster.json, then nothing left', { skip: NE
       netns: cluster.master.netns,
     });
     assert.equal((JSON.parse(stdout) as { apps: unknown[] }).apps.length, 3);
+    // The operator's certificate from cluster.json calls the master's API; nothing else does.
+    const t = cluster.operator_tls;
+    assert.match(cluster.dcnet_master, /^https:\/\//);
+    const state = await run(
+      'curl',
+      [
+        '-sS',
+        '-m',
+        '5',
+        '--cacert',
+        t.ca,
+        '--cert',
+        t.cert,
+        '--key',
+        t.key,
+        `${cluster.dcnet_master}/overlay-master/state`,
+      ],
+      { netns: cluster.master.netns },
+    );
+    assert.equal((JSON.parse(state.stdout) as { agents: unknown[] }).agents.length, 4);
+    const anonymous = await run(
+      'curl',
+      [
+        '-s',
+        '-m',
+        '5',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        '--cacert',
+        t.ca,
+        `${cluster.dcnet_master}/overlay-master/state`,
+      ],
+      { netns: cluster.master.netns },
+    );
+    assert.equal(anonymous.stdout, '401');
+    const status = await run(
+      process.execPath,
+      [DCNET, 'status', '--tls-dir', t.dir, '--master', cluster.dcnet_master],
+      {
+        netns: cluster.master.netns,
+      },
+    );
+    assert.match(status.stdout, /store: reachable/);
     const down = await runDcnet(['demo', '--down', '--workdir', dir]);
     assert.equal(down.code, 0, down.stderr);
     assert.deepEqual(await sweepStale(cluster.prefix), []);

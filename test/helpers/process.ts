@@ -4,6 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { REPO_ROOT } from './fixtures.js';
+import { testPki } from './pki.js';
+import type { ControlClient, TlsFiles } from '../../src/pki/index.js';
 
 export const DCNET = join(REPO_ROOT, 'bin', 'dcnet');
 
@@ -75,12 +77,37 @@ export async function waitForLog(
   }
 }
 
-/** Starts `dcnet master` on a free loopback port and waits until it listens. */
+/** The certificate every master a test starts runs with (the test process's CA, 127.0.0.1). */
+export async function masterTlsDir(): Promise<string> {
+  return (await testPki()).dir('master', ['127.0.0.1']);
+}
+
+export async function masterTls(): Promise<TlsFiles> {
+  return (await testPki()).files('master', ['127.0.0.1']);
+}
+
+/** An operator's TLS directory (for `dcnet status --tls-dir`). */
+export async function operatorTlsDir(): Promise<string> {
+  return (await testPki()).dir('operator');
+}
+
+let masterClient: Promise<ControlClient> | undefined;
+after(async () => (await masterClient)?.close());
+
+/** fetch with a master's certificate: a test may do anything a master may. */
+export async function masterFetch(url: string, init?: RequestInit): Promise<Response> {
+  masterClient ??= testPki().then((p) => p.client('master', ['127.0.0.1']));
+  return (await masterClient).fetch(url, init);
+}
+
+/** Starts `dcnet master` on a free loopback port and waits until it listens. TLS with the test
+ *  CA unless `args` has `--insecure`; call it with `masterFetch` (or the store with `masterTls`). */
 export async function startMaster(
   args: string[],
   timeoutMs = 15_000,
 ): Promise<RunningProcess & { url: string }> {
-  const p = startDcnet(['master', '--listen', '127.0.0.1:0', ...args]);
+  const tls = args.includes('--insecure') ? [] : ['--tls-dir', await masterTlsDir()];
+  const p = startDcnet(['master', '--listen', '127.0.0.1:0', ...tls, ...args]);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const line = p.logs.find((l) => l.msg === 'overlay master listening');

@@ -12,7 +12,7 @@ import { HttpStore } from '../../src/store/index.js';
 import { L4LB_ERRORS_KEY, VIPS_PREFIX, vipTableFromKvs } from '../../src/l4lb/index.js';
 import { fixture } from '../helpers/fixtures.js';
 import { eventually } from '../helpers/eventually.js';
-import { runDcnet, startMaster, waitForLog } from '../helpers/process.js';
+import { masterTls, runDcnet, startMaster, waitForLog } from '../helpers/process.js';
 import { tempDir } from '../helpers/tmp.js';
 
 test('the master publishes the VIP table from Mesos state, per VIP, and keeps it through an outage', async () => {
@@ -75,7 +75,7 @@ test('the master publishes the VIP table from Mesos state, per VIP, and keeps it
     '--mesos-refresh',
     '0.1',
   ]);
-  const store = new HttpStore(master.url);
+  const store = new HttpStore(master.url, { tls: await masterTls() });
   try {
     const table = async () => vipTableFromKvs((await store.range(VIPS_PREFIX)).kvs).table;
     const first = await eventually(async () => {

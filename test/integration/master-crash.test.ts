@@ -3,7 +3,7 @@
 // exactly the allocation it was told, and no subnet, VTEP address or MAC may be held twice.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startMaster } from '../helpers/process.js';
+import { masterFetch, startMaster } from '../helpers/process.js';
 import { tempDir } from '../helpers/tmp.js';
 import type { AgentInfo } from '../../src/overlay/index.js';
 import { allocationOf, checkAllocations } from '../helpers/invariants.js';
@@ -27,7 +27,7 @@ async function registerOne(url: string, ip: string): Promise<AgentInfo | undefin
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), 10_000);
   try {
-    const res = await fetch(`${url}/overlay-master/agents`, {
+    const res = await masterFetch(`${url}/overlay-master/agents`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ ip, mesos_bridge: true, docker_bridge: true }),
@@ -89,11 +89,13 @@ test('SIGKILL at 20+ random points during 200 concurrent registrations loses and
   // Every answered registration is in the recovered state, unchanged.
   const m = await startMaster(['--data-dir', dir]);
   try {
-    const state = (await (await fetch(`${m.url}/overlay-master/state`)).json()) as { agents: AgentInfo[] };
+    const state = (await (await masterFetch(`${m.url}/overlay-master/state`)).json()) as {
+      agents: AgentInfo[];
+    };
     assert.equal(state.agents.length, AGENTS);
     checkAllocations(answered, state.agents, `seed ${seed}: `);
     // Nothing leaked either: exactly one VTEP and one slice per overlay per agent are in use.
-    const pools = (await (await fetch(`${m.url}/overlay-master/pools`)).json()) as {
+    const pools = (await (await masterFetch(`${m.url}/overlay-master/pools`)).json()) as {
       vtep: { ipv4: { used: number } };
       overlays: { ipv4?: { used: number }; ipv6?: { used: number } }[];
     };

@@ -6,7 +6,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HttpStore } from '../../src/store/index.js';
 import { parseStoredZone, zoneKey } from '../../src/dns/dcos/index.js';
-import { startMaster, runDcnet } from '../helpers/process.js';
+import { masterTls, startMaster, runDcnet } from '../helpers/process.js';
 import { eventually } from '../helpers/eventually.js';
 import { tempDir } from '../helpers/tmp.js';
 import { writeFile } from 'node:fs/promises';
@@ -58,7 +58,7 @@ test('the master publishes the dcos zone from Mesos and keeps it through a Mesos
     '--mesos-refresh',
     '0.2',
   ]);
-  const store = new HttpStore([master.url]);
+  const store = new HttpStore([master.url], { tls: await masterTls() });
   const zone = async () => {
     const kv = await store.get(zoneKey('dcos.thisdcos.directory'));
     assert.ok(kv, 'zone published');

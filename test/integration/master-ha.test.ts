@@ -3,7 +3,13 @@
 // afterwards every answered registration holds and nothing is held twice.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runDcnet, startMaster, type RunningProcess } from '../helpers/process.js';
+import {
+  masterFetch,
+  operatorTlsDir,
+  runDcnet,
+  startMaster,
+  type RunningProcess,
+} from '../helpers/process.js';
 import { startEtcd, type EtcdCluster } from '../../src/sim/index.js';
 import type { AgentInfo } from '../../src/overlay/index.js';
 import { checkAllocations } from '../helpers/invariants.js';
@@ -16,7 +22,7 @@ async function status(
   url: string,
 ): Promise<{ leader: { url: string } | null; masters: unknown[]; agents?: unknown[] }> {
   return (await (
-    await fetch(`${url}/overlay-master/status`, { signal: AbortSignal.timeout(3000) })
+    await masterFetch(`${url}/overlay-master/status`, { signal: AbortSignal.timeout(3000) })
   ).json()) as never;
 }
 
@@ -38,7 +44,7 @@ async function register(ip: string, first: number): Promise<AgentInfo> {
   for (let i = first; ; i++) {
     const m = masters[i % masters.length]!;
     try {
-      const res = await fetch(`${m.url}/overlay-master/agents`, {
+      const res = await masterFetch(`${m.url}/overlay-master/agents`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ ip }),
@@ -72,7 +78,7 @@ test('one leader; any master answers, followers forward', async () => {
   let res: Response;
   const deadline = Date.now() + 10_000;
   do {
-    res = await fetch(`${follower.url}/overlay-master/agents`, {
+    res = await masterFetch(`${follower.url}/overlay-master/agents`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ ip: '10.9.0.1' }),
@@ -108,7 +114,9 @@ test('SIGKILL of the leader during 500 concurrent registrations: every answer ho
   assert.ok(answeredAtKill > 0 && answeredAtKill < ips.length / 2, `killed after ${answeredAtKill} answers`);
   const newLeader = await leaderUrl();
   assert.notEqual(newLeader, leader);
-  const state = (await (await fetch(`${newLeader}/overlay-master/state`)).json()) as { agents: AgentInfo[] };
+  const state = (await (await masterFetch(`${newLeader}/overlay-master/state`)).json()) as {
+    agents: AgentInfo[];
+  };
   checkAllocations(new Map(answers), state.agents);
   // The killed master comes back as a follower.
   const idx = masters.findIndex((m) => m.url === leader);
@@ -139,18 +147,27 @@ test('losing one etcd member changes nothing visible', async () => {
 
 test('dcnet status: masters, leader, store, agents, from any master', async () => {
   const leader = await leaderUrl();
-  const dead = 'http://127.0.0.1:9';
-  const r = await runDcnet(['status', '--master', `${dead},${masters[0]!.url}`]);
+  const dead = 'https://127.0.0.1:9';
+  const r = await runDcnet([
+    'status',
+    '--tls-dir',
+    await operatorTlsDir(),
+    '--master',
+    `${dead},${masters[0]!.url}`,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`\\* ${leader.replace(/[./]/g, '\\$&')}  \\(leader\\)`));
   assert.match(r.stdout, /store: reachable, revision \d+/);
   assert.match(r.stdout, /agents \(\d+\):/);
   assert.match(r.stdout, /10\.9\.0\.1 +vtep 44\.128\.0\.\d+ +NOT published/);
-  const json = JSON.parse((await runDcnet(['status', '--json', '--master', masters[1]!.url])).stdout) as {
+  const json = JSON.parse(
+    (await runDcnet(['status', '--json', '--tls-dir', await operatorTlsDir(), '--master', masters[1]!.url]))
+      .stdout,
+  ) as {
     masters: unknown[];
   };
   assert.equal(json.masters.length, 3);
-  const none = await runDcnet(['status', '--master', dead]);
+  const none = await runDcnet(['status', '--tls-dir', await operatorTlsDir(), '--master', dead]);
   assert.equal(none.code, 1);
   assert.match(none.stderr, /no master answered/);
 });

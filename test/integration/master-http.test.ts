@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runDcnet, startMaster, waitForLog } from '../helpers/process.js';
+import { masterFetch, masterTlsDir, runDcnet, startMaster, waitForLog } from '../helpers/process.js';
 import { tempDir } from '../helpers/tmp.js';
 import { fixture } from '../helpers/fixtures.js';
 
@@ -14,7 +14,7 @@ async function post(
   body: unknown,
   raw = false,
 ): Promise<{ status: number; text: string; type: string | null }> {
-  const res = await fetch(url, {
+  const res = await masterFetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: raw ? (body as string) : JSON.stringify(body),
@@ -46,14 +46,14 @@ test('the DC/OS example over HTTP: exact state bytes, JSONP, pools, metrics; dur
       });
       assert.equal(ack.status, 204);
     }
-    const state = await fetch(`${m.url}/overlay-master/state`);
+    const state = await masterFetch(`${m.url}/overlay-master/state`);
     assert.match(state.headers.get('content-type') ?? '', /application\/json/);
     assert.equal(await state.text(), fixture('overlay-state-3-nodes.json'));
-    const jsonp = await fetch(`${m.url}/overlay-master/state?jsonp=cb`);
+    const jsonp = await masterFetch(`${m.url}/overlay-master/state?jsonp=cb`);
     assert.match(jsonp.headers.get('content-type') ?? '', /text\/javascript/);
     assert.equal(await jsonp.text(), `cb(${fixture('overlay-state-3-nodes.json')});`);
 
-    const pools = (await (await fetch(`${m.url}/overlay-master/pools`)).json()) as {
+    const pools = (await (await masterFetch(`${m.url}/overlay-master/pools`)).json()) as {
       agents: number;
       vtep: { ipv4: { size: number; used: number; free: number }; ipv6: { free: string } };
       overlays: { name: string; ipv4?: { used: number; free: number } }[];
@@ -63,7 +63,7 @@ test('the DC/OS example over HTTP: exact state bytes, JSONP, pools, metrics; dur
     assert.equal(pools.vtep.ipv6.free, ((1n << 64n) - 2n - 3n).toString());
     assert.equal(pools.overlays[0]!.ipv4!.free, 65536 - 3);
 
-    const metrics = await (await fetch(`${m.url}/metrics`)).text();
+    const metrics = await (await masterFetch(`${m.url}/metrics`)).text();
     assert.match(metrics, /dcnet_overlay_registrations_total\{outcome="new"\} 3/);
     assert.match(metrics, /dcnet_overlay_pool_used\{pool="vtep",family="4"\} 3/);
     assert.match(metrics, /dcnet_overlay_agents 3/);
@@ -73,7 +73,7 @@ test('the DC/OS example over HTTP: exact state bytes, JSONP, pools, metrics; dur
 
   m = await startMaster(['--data-dir', dir]);
   try {
-    const state = JSON.parse(await (await fetch(`${m.url}/overlay-master/state`)).text()) as {
+    const state = JSON.parse(await (await masterFetch(`${m.url}/overlay-master/state`)).text()) as {
       agents: { ip: string }[];
     };
     assert.deepEqual(
@@ -120,7 +120,7 @@ test('malformed bodies get 400 naming the field; unknown agents 404; exhausted V
       assert.equal(r.status, 400, `${JSON.stringify(body)} -> ${r.text}`);
       assert.match((JSON.parse(r.text) as { error: string }).error, want);
     }
-    const get = await fetch(`${m.url}/overlay-master/agents/delete`);
+    const get = await masterFetch(`${m.url}/overlay-master/agents/delete`);
     assert.equal(get.status, 405);
     assert.equal(get.headers.get('allow'), 'POST');
     const del = await post(`${m.url}/overlay-master/agents/delete`, { agents: ['not-an-ip'] });
@@ -128,7 +128,7 @@ test('malformed bodies get 400 naming the field; unknown agents 404; exhausted V
     assert.match(del.text, /agents\.0: must be an IPv4 address/);
     const ack = await post(`${m.url}/overlay-master/agents/ack`, { ip: '10.9.9.9', overlays: [] });
     assert.equal(ack.status, 404);
-    assert.equal((await fetch(`${m.url}/overlay-master/agents/10.9.9.9`)).status, 404);
+    assert.equal((await masterFetch(`${m.url}/overlay-master/agents/10.9.9.9`)).status, 404);
     const badAck = await post(`${m.url}/overlay-master/agents/ack`, {
       ip: '10.9.9.9',
       overlays: [{ name: 'dcos', status: 'FINE' }],
@@ -149,7 +149,7 @@ test('malformed bodies get 400 naming the field; unknown agents 404; exhausted V
     const logged = await waitForLog(m, (l) => l.code === 'VTEP_EXHAUSTED' && l.agent === '10.0.0.3');
     assert.match(String(logged.msg), /no free VTEP IPv4 address/);
     // The daemon kept serving and kept its state.
-    const state = JSON.parse(await (await fetch(`${m.url}/overlay-master/state`)).text()) as {
+    const state = JSON.parse(await (await masterFetch(`${m.url}/overlay-master/state`)).text()) as {
       agents: unknown[];
     };
     assert.equal(state.agents.length, 2);
@@ -195,14 +195,24 @@ test('a config that removes or changes an overlay in use is refused at start, sa
     cfg,
     'dcos_overlay_network:\n  vtep_subnet: 44.128.0.0/20\n  vtep_subnet6: "fd01:a::/64"\n  vtep_mac_oui: "70:B3:D5:00:00:00"\n  overlays: [{name: dcos, subnet: 9.0.0.0/8, prefix: 26}]\n',
   );
-  const r = await runDcnet(['master', '--config', cfg, '--data-dir', data, '--listen', '127.0.0.1:0']);
-  assert.equal(r.code, 2);
+  const r = await runDcnet([
+    'master',
+    '--config',
+    cfg,
+    '--data-dir',
+    data,
+    '--listen',
+    '127.0.0.1:0',
+    '--tls-dir',
+    await masterTlsDir(),
+  ]);
+  assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /overlay "dcos": prefix changed from 24 to 26/);
   assert.match(r.stderr, /overlay "dcos6" was removed/);
   // The refused start changed nothing: the old config still starts and has the agent.
   const again = await startMaster(['--data-dir', data]);
   try {
-    const state = JSON.parse(await (await fetch(`${again.url}/overlay-master/state`)).text()) as {
+    const state = JSON.parse(await (await masterFetch(`${again.url}/overlay-master/state`)).text()) as {
       agents: unknown[];
     };
     assert.equal(state.agents.length, 1);
@@ -215,7 +225,7 @@ test('a second master on the same data directory is refused', async () => {
   const dir = await tempDir('master-lock');
   const m = await startMaster(['--data-dir', dir]);
   try {
-    const r = await runDcnet(['master', '--data-dir', dir, '--listen', '127.0.0.1:0']);
+    const r = await runDcnet(['master', '--data-dir', dir, '--listen', '127.0.0.1:0', '--insecure']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, new RegExp(`data directory ${dir} is in use by process ${m.proc.pid}`));
   } finally {

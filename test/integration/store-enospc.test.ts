@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { EmbeddedStore, StoreError, type WatchEvent } from '../../src/store/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { startMasterServer } from '../../src/overlay/index.js';
-import { startDcnet } from '../helpers/process.js';
+import { masterFetch, masterTlsDir, startDcnet } from '../helpers/process.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const PAGE = 4096;
@@ -148,7 +148,15 @@ test('the master answers /health 503 once its log failed and stops acknowledging
 
 test('dcnet master exits non-zero when its disk fills', async (t) => {
   const dir = await smallDisk(t, 64 * PAGE);
-  const m = startDcnet(['master', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'data')]);
+  const m = startDcnet([
+    'master',
+    '--listen',
+    '127.0.0.1:0',
+    '--data-dir',
+    join(dir, 'data'),
+    '--tls-dir',
+    await masterTlsDir(),
+  ]);
   try {
     const deadline = Date.now() + 15_000;
     let url: string | undefined;
@@ -160,7 +168,7 @@ test('dcnet master exits non-zero when its disk fills', async (t) => {
     await fill(dir, 0);
     // Registrations until the log cannot take one more; the master must not survive that.
     for (let i = 0; i < 200 && m.proc.exitCode === null; i++) {
-      await fetch(`${url}/overlay-master/agents`, {
+      await masterFetch(`${url}/overlay-master/agents`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ ip: `192.0.2.${i + 1}` }),

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DockerClient, ensureSysctl, nftApply, type RunOptions } from '../../kernel/index.js';
 import { StoreError, type Store, type Watch, type WatchEvent } from '../../store/index.js';
+import { plainClient, type ControlClient } from '../../pki/index.js';
 import { DEFAULT_VTEP_MTU } from '../../config/index.js';
 import { agentInfoJson } from '../render.js';
 import {
@@ -50,6 +51,8 @@ export interface AgentOptions {
   readonly backoffMinMs: number;
   readonly backoffMaxMs: number;
   readonly store: Store;
+  /** How the agent calls the masters (TLS with its certificate; plain without). */
+  readonly client?: ControlClient;
   readonly log: Logger;
   readonly kernel?: RunOptions;
   readonly onApplied?: (result: ReconcileResult, ms: number) => void;
@@ -167,7 +170,15 @@ export class OverlayAgent {
       signal: this.abort.signal,
       onRetry: (err, attempt, waitMs) =>
         this.o.log.warn(
-          { err: (err as Error).message, attempt, waitMs },
+          {
+            // A refused TLS handshake says why only in the cause.
+            err: [err as Error, (err as Error).cause as Error | undefined]
+              .filter((e) => e?.message)
+              .map((e) => e!.message)
+              .join(': '),
+            attempt,
+            waitMs,
+          },
           'registration with the overlay master failed; retrying',
         ),
     })
@@ -183,7 +194,7 @@ export class OverlayAgent {
 
   private async registerOnce(): Promise<AgentInfo> {
     const master = this.o.masterUrls[this.masterIndex++ % this.o.masterUrls.length]!;
-    const res = await fetch(`${master}/overlay-master/agents`, {
+    const res = await (this.o.client ?? plainClient).fetch(`${master}/overlay-master/agents`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -340,7 +351,7 @@ export class OverlayAgent {
     try {
       const master =
         this.o.masterUrls[(this.masterIndex + this.o.masterUrls.length) % this.o.masterUrls.length]!;
-      const res = await fetch(`${master}/overlay-master/agents/ack`, {
+      const res = await (this.o.client ?? plainClient).fetch(`${master}/overlay-master/agents/ack`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({

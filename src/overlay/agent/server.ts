@@ -4,9 +4,13 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { HttpStore, type Store } from '../../store/index.js';
+import { plainClient, tlsClient, type TlsFiles } from '../../pki/index.js';
 import { OverlayAgent, type AgentOptions } from './agent.js';
 
-export interface AgentServerOptions extends Omit<AgentOptions, 'store' | 'log' | 'onApplied'> {
+export interface AgentServerOptions extends Omit<AgentOptions, 'store' | 'log' | 'onApplied' | 'client'> {
+  /** This node's agent certificate: registration and the store over https, to masters only.
+   *  Without it, plain HTTP (`--insecure`). The agent's own read-only endpoint stays plain. */
+  readonly tls?: TlsFiles;
   readonly host: string;
   readonly port: number;
   readonly logger: Logger;
@@ -59,9 +63,12 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  const store = opts.store ?? new HttpStore(opts.masterUrls);
+  // One client for registration and the store: connections to the master are shared.
+  const client = opts.tls ? tlsClient(opts.tls, { requirePeerRole: 'master' }) : plainClient;
+  const store = opts.store ?? new HttpStore(opts.masterUrls, { client });
   const agent = new OverlayAgent({
     ...opts,
+    client,
     store,
     log,
     onApplied: (result, ms) => {
@@ -128,10 +135,11 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
     await closeRoles();
     await app.close();
     if (!opts.store) await store.close();
+    await client.close();
     throw err;
   }
   agent.start();
-  log.info({ url, masters: opts.masterUrls, ip: opts.ip }, 'overlay agent listening');
+  log.info({ url, masters: opts.masterUrls, ip: opts.ip, tls: client.secure }, 'overlay agent listening');
   return {
     url,
     agent,
@@ -140,6 +148,7 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
       await closeRoles();
       await app.close();
       if (!opts.store) await store.close();
+      await client.close();
     },
   };
 }

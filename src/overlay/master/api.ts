@@ -9,6 +9,7 @@ import { OVERLAY_STATUSES } from '../types.js';
 import { AllocationError, NotLeaderError, type OverlayMaster } from './master.js';
 import type { MasterMetrics } from './metrics.js';
 import { poolUsage } from './usage.js';
+import { POST_ONLY_URLS } from './access.js';
 
 const ipv4 = z
   .string()
@@ -149,11 +150,7 @@ export function registerMasterRoutes(
   );
 
   // As libprocess does: other methods on the POST endpoints get 405 with Allow: POST.
-  for (const url of [
-    '/overlay-master/agents',
-    '/overlay-master/agents/delete',
-    '/overlay-master/agents/ack',
-  ]) {
+  for (const url of POST_ONLY_URLS) {
     app.route({
       method: ['GET', 'PUT', 'DELETE', 'PATCH'],
       url,

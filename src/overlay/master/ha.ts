@@ -3,6 +3,8 @@
 // leader's writes are fenced, so a deposed leader can never hand out an address twice.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { z } from 'zod';
+import { plainClient, type ControlClient } from '../../pki/index.js';
 import type { NetworkConfig } from '../../config/index.js';
 import { LeaderElection, StoreError, type Compare, type LeaseId, type Store } from '../../store/index.js';
 import { AGENTS_PREFIX, NODES_PREFIX } from '../types.js';
@@ -17,6 +19,23 @@ export interface MasterIdentity {
   readonly url: string;
 }
 
+/** A master's identity as read from the store (leader key, presence): parsed at the edge. */
+const masterIdentitySchema = z
+  .object({
+    id: z.string(),
+    url: z.string().refine((u) => /^https?:\/\/[^/]+$/.test(u), { message: 'must be http(s)://host:port' }),
+  })
+  .strip();
+
+export function parseMasterIdentity(text: string): MasterIdentity | undefined {
+  try {
+    const r = masterIdentitySchema.safeParse(JSON.parse(text));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface HaMasterOptions {
   readonly config: NetworkConfig;
   readonly store: Store;
@@ -26,6 +45,10 @@ export interface HaMasterOptions {
   /** Leader lease TTL in seconds (default 2): the longest a dead leader blocks registrations. */
   readonly leaderTtlS?: number;
   readonly onLeaderMaster?: (master: OverlayMaster | undefined) => void;
+  /** How requests reach the leader: with TLS, a client that accepts only a master's certificate. */
+  readonly peers?: ControlClient;
+  /** Who sent a request (for the leader's logs: `x-dcnet-forwarded-for`). */
+  readonly caller?: (request: FastifyRequest) => string | undefined;
 }
 
 export class HaMaster implements MasterRef {
@@ -66,7 +89,10 @@ export class HaMaster implements MasterRef {
         o.onLeaderMaster?.(undefined);
       },
       onLeaderChange: (value) =>
-        o.log.info({ leader: value && (JSON.parse(value) as MasterIdentity).url }, 'leader changed'),
+        o.log.info(
+          { leader: value && (parseMasterIdentity(value)?.url ?? '(unreadable)') },
+          'leader changed',
+        ),
     });
   }
 
@@ -98,7 +124,7 @@ export class HaMaster implements MasterRef {
 
   leader(): MasterIdentity | undefined {
     const v = this.election.leader;
-    return v === undefined ? undefined : (JSON.parse(v) as MasterIdentity);
+    return v === undefined ? undefined : parseMasterIdentity(v);
   }
 
   /** Followers pass requests to the leader, marked so that they are never passed on again. */
@@ -110,10 +136,15 @@ export class HaMaster implements MasterRef {
         .header('retry-after', '1')
         .send({ error: 'no leading master yet; retry', code: 'NO_LEADER' });
     }
+    const caller = this.o.caller?.(request);
     try {
-      const res = await fetch(`${leader.url}${request.url}`, {
+      const res = await (this.o.peers ?? plainClient).fetch(`${leader.url}${request.url}`, {
         method: request.method,
-        headers: { 'content-type': 'application/json', 'x-dcnet-forwarded': this.o.self.id },
+        headers: {
+          'content-type': 'application/json',
+          'x-dcnet-forwarded': this.o.self.id,
+          ...(caller !== undefined && { 'x-dcnet-forwarded-for': caller }),
+        },
         ...(request.method !== 'GET' && request.body !== undefined && { body: JSON.stringify(request.body) }),
         signal: AbortSignal.timeout(15_000),
       });
@@ -124,10 +155,15 @@ export class HaMaster implements MasterRef {
         .header('x-dcnet-leader', leader.url)
         .send(text);
     } catch (err) {
+      // A leader that is not a master by its certificate is refused here (TLS), like a dead one.
+      const cause = (err as Error & { cause?: Error }).cause?.message;
       return reply
         .code(503)
         .header('retry-after', '1')
-        .send({ error: `leader ${leader.url} unreachable: ${(err as Error).message}`, code: 'NO_LEADER' });
+        .send({
+          error: `leader ${leader.url} unreachable: ${(err as Error).message}${cause ? ` (${cause})` : ''}`,
+          code: 'NO_LEADER',
+        });
     }
   }
 
@@ -177,7 +213,12 @@ export async function clusterStatus(
     return {
       self,
       leader: leader ?? null,
-      masters: masters.kvs.length ? masters.kvs.map((kv) => JSON.parse(kv.value) as MasterIdentity) : [self],
+      masters: masters.kvs.length
+        ? masters.kvs.flatMap((kv) => {
+            const m = parseMasterIdentity(kv.value);
+            return m ? [m] : [];
+          })
+        : [self],
       store: { reachable: true, revision: agents.revision },
       agents: agents.kvs.map((kv) => {
         const ip = kv.key.slice(AGENTS_PREFIX.length);

@@ -16,6 +16,19 @@ export {
   LEADER_KEY,
   MASTERS_PREFIX,
   clusterStatus,
+  parseMasterIdentity,
   type MasterIdentity,
   type ClusterStatus,
 } from './ha.js';
+export {
+  CONTROL_PLANE_ROUTES,
+  POST_ONLY_URLS,
+  LEASE_OWNERS_PREFIX,
+  AGENT_LEASE_QUOTA,
+  AGENT_LEASE_MAX_TTL_S,
+  StoreGuard,
+  agentOwnKeys,
+  isReservedKey,
+  storeDecision,
+  type StoreDecision,
+} from './access.js';

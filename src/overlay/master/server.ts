@@ -5,17 +5,30 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import type { DcnetConfig } from '../../config/index.js';
 import {
+  installAuth,
+  plainClient,
+  serverTlsOptions,
+  tlsClient,
+  describeIdentity,
+  type AuthGuard,
+  type ControlClient,
+  type TlsFiles,
+} from '../../pki/index.js';
+import {
   EmbeddedStore,
   EtcdStore,
-  parseEtcdUrl,
+  parseStoreUrl,
+  StoreError,
   registerStoreRoutes,
   type Compare,
   type Store,
+  type StoreServerOptions,
 } from '../../store/index.js';
 import { OverlayMaster } from './master.js';
-import { createMasterMetrics } from './metrics.js';
+import { createMasterMetrics, type MasterMetrics } from './metrics.js';
 import { registerMasterRoutes } from './api.js';
 import { clusterStatus, HaMaster, type MasterIdentity } from './ha.js';
+import { CONTROL_PLANE_ROUTES, StoreGuard } from './access.js';
 
 export interface MasterServerOptions {
   readonly config: DcnetConfig;
@@ -33,6 +46,9 @@ export interface MasterServerOptions {
   readonly host: string;
   readonly port: number;
   readonly logger: Logger;
+  /** This master's TLS directory contents: HTTPS with client certificates and the access table
+   *  (access.ts). Without it the API is plain HTTP and unauthenticated (`--insecure`). */
+  readonly tls?: TlsFiles;
   /** Called when the store failed for good (default: log and exit 1, so a supervisor restarts us). */
   readonly onFatal?: (err: Error) => void;
 }
@@ -45,16 +61,45 @@ export interface MasterServer {
   readonly store: Store;
   /** While this master leads: the compares that fence its writes; undefined while it follows. */
   leading(): { readonly fence: readonly Compare[] } | undefined;
+  /** The request guard (undefined without TLS). */
+  readonly auth: AuthGuard | undefined;
   close(): Promise<void>;
 }
 
-function newApp(log: Logger): FastifyInstance {
+interface ControlApp {
+  readonly app: FastifyInstance;
+  readonly auth: AuthGuard | undefined;
+  /** How this master calls other masters (followers forward to the leader). */
+  readonly peers: ControlClient;
+}
+
+function newApp(log: Logger, registry: MasterMetrics['registry'], tls: TlsFiles | undefined): ControlApp {
   // Request logs off: 4,000 agents registering would drown the log; errors are still logged.
-  return Fastify({
+  const common = {
     loggerInstance: log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
+  };
+  if (!tls) {
+    log.warn(
+      'control plane on plain HTTP without authentication (--insecure): anyone who reaches this port can register agents and write the store',
+    );
+    return { app: Fastify(common), auth: undefined, peers: plainClient };
+  }
+  // An https server is a FastifyInstance like any other to the routes registered on it.
+  const app = Fastify({ ...common, https: serverTlsOptions(tls) }) as unknown as FastifyInstance;
+  // Before any route, so that every route is seen (and those without a rule are reported).
+  const auth = installAuth(app, { rules: CONTROL_PLANE_ROUTES, log, registry });
+  app.addHook('onReady', async () => {
+    for (const r of auth.uncovered())
+      log.warn({ method: r.method, url: r.url }, 'route has no access rule: open to masters only');
   });
+  return { app, auth, peers: tlsClient(tls, { requirePeerRole: 'master' }) };
+}
+
+/** With TLS, the store API checks every call against the access table. */
+function storeOptions(store: Store, auth: AuthGuard | undefined): StoreServerOptions {
+  return auth ? { access: new StoreGuard(store, auth) } : {};
 }
 
 export async function startMasterServer(opts: MasterServerOptions): Promise<MasterServer> {
@@ -77,11 +122,19 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
   const events = { ...metrics.events, onFatal };
 
   if (opts.storeUrl !== undefined) {
+    const { endpoints, tls: etcdTls } = parseStoreUrl(opts.storeUrl);
+    // etcds://: the master's own certificate (EKU clientAuth) and cluster CA are etcd's client TLS.
+    if (etcdTls && !opts.tls)
+      throw new StoreError(
+        'invalid',
+        `${opts.storeUrl}: etcds:// needs the master's TLS directory (--tls-dir)`,
+      );
     const store = new EtcdStore({
-      endpoints: parseEtcdUrl(opts.storeUrl),
+      endpoints,
       ...(opts.storePrefix && { prefix: opts.storePrefix }),
+      ...(etcdTls && opts.tls && { tls: { ca: opts.tls.ca, cert: opts.tls.cert, key: opts.tls.key } }),
     });
-    const app = newApp(log);
+    const { app, auth, peers } = newApp(log, metrics.registry, opts.tls);
     // The routes exist before the HA master does: it needs the bound address to advertise.
     let ha: HaMaster | undefined;
     registerMasterRoutes(
@@ -92,12 +145,13 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
       },
       metrics,
     );
-    registerStoreRoutes(app, store);
+    registerStoreRoutes(app, store, storeOptions(store, auth));
     app.get('/overlay-master/status', async () => ha!.status());
     let url: string;
     try {
       url = await app.listen({ host: opts.host, port: opts.port, backlog: 4096 });
     } catch (err) {
+      await peers.close();
       await store.close();
       throw err;
     }
@@ -108,19 +162,31 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
       self: { id: advertise, url: advertise },
       log,
       events,
+      peers,
+      ...(auth && {
+        caller: (request) => {
+          const id = auth.identity(request);
+          return id && describeIdentity(id);
+        },
+      }),
       ...(opts.leaderTtlS !== undefined && { leaderTtlS: opts.leaderTtlS }),
       onLeaderMaster: (m) => m && metrics.attach(m),
     });
     ha.start();
-    log.info({ url, advertise, store: opts.storeUrl, ha: true }, 'overlay master listening');
+    log.info(
+      { url, advertise, store: opts.storeUrl, ha: true, tls: auth !== undefined },
+      'overlay master listening',
+    );
     return {
       url,
       master: () => (ha?.isLeader ? (ha.current() as OverlayMaster) : undefined),
       store,
       leading: () => (ha?.isLeader ? { fence: ha.fence() } : undefined),
+      auth,
       async close() {
         await ha?.stop();
         await app.close();
+        await peers.close();
         await store.close();
       },
     };
@@ -161,10 +227,10 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
     throw err;
   }
   metrics.attach(master);
-  const app = newApp(log);
+  const { app, auth, peers } = newApp(log, metrics.registry, opts.tls);
   registerMasterRoutes(app, { current: () => master, failure: () => storeFailure }, metrics);
   // Agents reach the store through the master: publication of their overlay info and watches.
-  registerStoreRoutes(app, store);
+  registerStoreRoutes(app, store, storeOptions(store, auth));
   const single = store;
   let self: MasterIdentity = { id: '', url: '' };
   app.get('/overlay-master/status', async () => clusterStatus(single, { ...self, leader: true }, self));
@@ -177,12 +243,14 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
     throw err;
   }
   self = { id: address, url: address };
-  log.info({ url: address, agents: master.agentCount }, 'overlay master listening');
+  await peers.close(); // one master: no peers to call
+  log.info({ url: address, agents: master.agentCount, tls: auth !== undefined }, 'overlay master listening');
   return {
     url: address,
     master: () => master,
     store: single,
     leading: () => ({ fence: [] }),
+    auth,
     async close() {
       await app.close();
       if (!opts.store) await store.close();
