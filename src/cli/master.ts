@@ -5,7 +5,8 @@ import { startMasterServer } from '../overlay/index.js';
 import { createLogger } from './logger.js';
 import { parseListen } from './listen.js';
 import { UsageError } from './usage-error.js';
-import { parseEtcdUrl } from '../store/index.js';
+import { parseStoreUrl } from '../store/index.js';
+import { loadTlsDir, type TlsFiles } from '../pki/index.js';
 import { parseMasterEntry } from '../cluster/index.js';
 import { masterMesosDnsConfig, startMasterRoles } from './master-roles.js';
 import { loadMesosDnsConfig, unsupportedSettings, type MesosDnsConfig } from '../dns/mesos/index.js';
@@ -20,7 +21,7 @@ export function addMasterCommand(program: Command): void {
     .option('--data-dir <dir>', 'where the durable state lives (embedded store)', '/var/lib/dcnet/master')
     .option(
       '--store <url>',
-      'etcd://HOST:PORT[,HOST:PORT…]: highly available masters sharing etcd (instead of --data-dir)',
+      'etcd://HOST:PORT[,…] or etcds://… (TLS): highly available masters sharing etcd (instead of --data-dir)',
     )
     .option('--store-prefix <prefix>', 'key prefix in etcd', 'dcnet/')
     .option(
@@ -38,6 +39,10 @@ export function addMasterCommand(program: Command): void {
       'Mesos-DNS config.json for the built-in Mesos-DNS (default: .mesos on <listen host>:61053, HTTP :8123)',
     )
     .option('--no-mesos-dns', 'do not run the built-in Mesos-DNS')
+    .option(
+      '--etcd-tls-dir <dir>',
+      "with --store etcds://: ca.pem, cert.pem, key.pem for an etcd with its own CA (default: --tls-dir's)",
+    )
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info');
   addTlsOptions(cmd).action(
     async (
@@ -52,6 +57,7 @@ export function addMasterCommand(program: Command): void {
         mesosRefresh: string;
         mesosDnsConfig?: string;
         mesosDns: boolean;
+        etcdTlsDir?: string;
         logLevel: string;
       },
     ) => {
@@ -80,9 +86,17 @@ export function addMasterCommand(program: Command): void {
       const refreshS = Number(opts.mesosRefresh);
       if (!Number.isFinite(refreshS) || refreshS < 0.1)
         throw new UsageError(`--mesos-refresh: "${opts.mesosRefresh}" must be a number of seconds ≥ 0.1`);
+      let storeTls: TlsFiles | undefined;
+      if (opts.etcdTlsDir !== undefined) {
+        if (opts.store === undefined || !parseStoreUrl(opts.store).tls)
+          throw new UsageError('--etcd-tls-dir: only with --store etcds://…');
+        storeTls = await loadTlsDir(opts.etcdTlsDir).catch((err: Error) => {
+          throw new UsageError(`--etcd-tls-dir: ${err.message}`);
+        });
+      }
       if (opts.store !== undefined) {
         try {
-          parseEtcdUrl(opts.store);
+          parseStoreUrl(opts.store);
         } catch (err) {
           throw new UsageError(`--store: ${(err as Error).message}`);
         }
@@ -113,6 +127,7 @@ export function addMasterCommand(program: Command): void {
           ? {
               storeUrl: opts.store,
               storePrefix: opts.storePrefix,
+              ...(storeTls && { storeTls }),
               ...(advertise !== undefined && { advertise }),
             }
           : { dataDir: opts.dataDir }),

@@ -49,6 +49,8 @@ export interface MasterServerOptions {
   /** This master's TLS directory contents: HTTPS with client certificates and the access table
    *  (access.ts). Without it the API is plain HTTP and unauthenticated (`--insecure`). */
   readonly tls?: TlsFiles;
+  /** Client TLS for an `etcds://` store with a PKI of its own (default: `tls`). */
+  readonly storeTls?: TlsFiles;
   /** Called when the store failed for good (default: log and exit 1, so a supervisor restarts us). */
   readonly onFatal?: (err: Error) => void;
 }
@@ -123,16 +125,18 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
 
   if (opts.storeUrl !== undefined) {
     const { endpoints, tls: etcdTls } = parseStoreUrl(opts.storeUrl);
-    // etcds://: the master's own certificate (EKU clientAuth) and cluster CA are etcd's client TLS.
-    if (etcdTls && !opts.tls)
+    // etcds://: an etcd with its own PKI (--etcd-tls-dir), else the master's own certificate
+    // (EKU clientAuth) and the cluster CA are etcd's client TLS.
+    const etcdFiles = opts.storeTls ?? opts.tls;
+    if (etcdTls && !etcdFiles)
       throw new StoreError(
         'invalid',
-        `${opts.storeUrl}: etcds:// needs the master's TLS directory (--tls-dir)`,
+        `${opts.storeUrl}: etcds:// needs a client certificate (--etcd-tls-dir, or the master's --tls-dir)`,
       );
     const store = new EtcdStore({
       endpoints,
       ...(opts.storePrefix && { prefix: opts.storePrefix }),
-      ...(etcdTls && opts.tls && { tls: { ca: opts.tls.ca, cert: opts.tls.cert, key: opts.tls.key } }),
+      ...(etcdTls && etcdFiles && { tls: { ca: etcdFiles.ca, cert: etcdFiles.cert, key: etcdFiles.key } }),
     });
     const { app, auth, peers } = newApp(log, metrics.registry, opts.tls);
     // The routes exist before the HA master does: it needs the bound address to advertise.
