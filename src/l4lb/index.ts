@@ -4,7 +4,6 @@ export { phash2, hashBinary } from './phash2.js';
 export * from './allocate.js';
 export * from './derive.js';
 export * from './dns.js';
-export * from './render.js';
 export * from './apply.js';
 export { L4lbAgent, type L4lbAgentOptions } from './agent.js';
 export { L4lbPublisher, type L4lbPublisherOptions } from './publisher.js';

@@ -4,7 +4,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { run, KernelError } from '../kernel/index.js';
+// Until HAProxy process control moves into src/kernel/ (the L7 hardening does that).
+import { run, KernelError } from '../kernel/raw.js';
 import { runtimeCommand } from './runtime.js';
 
 export interface HaproxyOptions {

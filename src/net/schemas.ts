@@ -49,8 +49,14 @@ export const zPort = z.number().transform((v, ctx) => {
   return r;
 });
 
+/** A refused field: where in the document, and why. */
+export interface RejectedFieldLike {
+  readonly field: string;
+  readonly problem: string;
+}
+
 /** zod's issues as one line per field: `vtep.mac: "…" is not a MAC address`. */
-export function describeIssues(error: z.ZodError): { field: string; problem: string }[] {
+export function describeIssues(error: z.ZodError): RejectedFieldLike[] {
   return error.issues.map((i) => ({
     field: i.path.length ? i.path.join('.') : '(value)',
     problem: i.message,

@@ -5,7 +5,7 @@
 // the process (store reads, master answers, config, HTTP bodies); `src/kernel/` re-checks every
 // field when it renders a command (the `is*` guards), so that a hostile string smuggled in through
 // a cast is refused there too. Pure: no I/O.
-import { formatAddress, parseAddress } from './ip.js';
+import { formatAddress, formatCidr, networkOf, parseAddress, parseCidr } from './ip.js';
 
 declare const BRAND: unique symbol;
 /** `T` that only the parser for `B` produces (a compile-time mark; no run-time cost). */
@@ -106,6 +106,12 @@ export const parseIpCidr = (value: unknown, field = 'cidr'): ParseResult<IpCidr>
 
 /** An address as a host CIDR (`/32`, `/128`): how the kernel prints a host route's destination. */
 export const hostCidr = (ip: IpAddr): IpCidr => `${ip}/${ipFamily(ip) === 4 ? 32 : 128}` as IpCidr;
+
+/** The CIDR with its host bits cleared (peers may publish unmasked text). */
+export const cidrNetwork = <C extends IpCidr>(cidr: C): C => {
+  const c = parseCidr(cidr)!;
+  return formatCidr({ ...c, addr: networkOf(c) }) as C;
+};
 
 /** The address part of a CIDR. */
 export const cidrAddress = <C extends IpCidr>(cidr: C): C extends Ipv4Cidr ? Ipv4 : Ipv6 =>
