@@ -6,8 +6,8 @@ import { KernelInputError, need, run } from './exec.js';
 
 export const DEFAULT_CNI_PATH = '/usr/lib/cni';
 const PLUGIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-/** The CNI spec's container ID grammar. */
-const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/** The CNI spec's container ID grammar, bounded. */
+const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
 
 export interface CniConflist {
   readonly cniVersion: string;

@@ -37,7 +37,9 @@ export interface NetworkCreate {
 /** The create request, field by field from the typed spec (nothing else passes through). */
 function createBody(spec: NetworkCreate): NetworkCreate {
   const c = 'docker network create';
-  const mtu = needInt(Number(spec.Options['com.docker.network.driver.mtu']), 68, 65535, c, 'mtu');
+  const mtuText = spec.Options['com.docker.network.driver.mtu'];
+  // Digits only: Number() would read "1420\n" as 1420.
+  const mtu = needInt(/^\d{1,5}$/.test(mtuText) ? Number(mtuText) : NaN, 68, 65535, c, 'mtu');
   return {
     Name: need(isOverlayName, spec.Name, c, 'Name'),
     Driver: needOneOf(spec.Driver, ['bridge'], c, 'Driver'),

@@ -28,7 +28,7 @@ export async function nftTableExists(name: NftTableName, opts?: RunOptions): Pro
 
 export type NftJson = { nftables: Record<string, unknown>[] };
 
-export function nftListTable(name: NftTableName, opts?: RunOptions): Promise<NftJson> {
+export async function nftListTable(name: NftTableName, opts?: RunOptions): Promise<NftJson> {
   return runJson<NftJson>('nft', ['-j', 'list', 'table', 'inet', table(name)], opts);
 }
 
