@@ -189,6 +189,8 @@ const statusText = z.string().max(600);
 export const nodeStatusSchema = z.object({
   ip: zIpv4,
   updated: statusText,
+  /** How many keys are refused (the list below may be cut short). */
+  rejected_keys: z.number().int().min(0).optional(),
   rejected: z
     .array(
       z.object({
@@ -199,7 +201,7 @@ export const nodeStatusSchema = z.object({
         since: statusText,
       }),
     )
-    .max(100),
+    .max(1000),
   dataplane: z.object({
     error: statusText.optional(),
     failures: z.array(z.object({ line: statusText, error: statusText })).max(100),

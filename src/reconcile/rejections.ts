@@ -23,8 +23,8 @@ export interface Rejection extends RejectedField {
   readonly since: string;
 }
 
-/** At most this many are kept (and published); more are counted but not listed. */
-export const MAX_LISTED = 100;
+/** A node's own API lists up to this many refused fields; the published status document fewer. */
+export const MAX_LISTED = 1000;
 
 export class Rejections {
   private readonly byKey = new Map<string, Rejection[]>();
@@ -106,10 +106,11 @@ export class Rejections {
     return this.byKey.has(Rejections.id(source, key));
   }
 
-  list(): Rejection[] {
-    return [...this.byKey.values()].flat().slice(0, MAX_LISTED);
+  list(limit = MAX_LISTED): Rejection[] {
+    return [...this.byKey.values()].flat().slice(0, limit);
   }
 
+  /** Refused keys (each may have several refused fields). */
   get size(): number {
     return this.byKey.size;
   }

@@ -144,14 +144,16 @@ export class OverlayAgent {
     return this.reconciler.failures;
   }
 
-  /** This node's status document (`overlay/node-status/<ip>`, `dcnet status`). */
-  status(): NodeStatus {
+  /** This node's status: what it refused and what its kernel refused. `limit` bounds the list (the
+   *  published document, `overlay/node-status/<ip>`, keeps it small; the count says how many). */
+  status(limit = 100): NodeStatus {
     const error = this.reconciler.error;
     return {
       ip: this.ip,
       updated: new Date().toISOString(),
+      rejected_keys: this.rejections.size,
       rejected: this.rejections
-        .list()
+        .list(limit)
         .map((r) => ({ ...r, key: r.key.slice(0, 600), problem: r.problem.slice(0, 600) })),
       dataplane: {
         ...(error !== undefined && { error: error.slice(0, 600) }),

@@ -3,7 +3,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import { Rejections } from '../../reconcile/index.js';
+import { MAX_LISTED, Rejections } from '../../reconcile/index.js';
 import { HttpStore, type Store } from '../../store/index.js';
 import { OverlayAgent, type AgentOptions } from './agent.js';
 
@@ -131,7 +131,7 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
   });
   // What this node refused (store entries, master answers) and what its kernel refused.
   app.get('/rejections', (_request, reply) =>
-    reply.type('application/json').send(JSON.stringify(agent.status())),
+    reply.type('application/json').send(JSON.stringify(agent.status(MAX_LISTED))),
   );
   app.get('/metrics', async (_request, reply) =>
     reply.type(registry.contentType).send(await registry.metrics()),
