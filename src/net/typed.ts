@@ -61,7 +61,13 @@ const fail = (field: string, value: unknown, why: string): InputError =>
 
 // ---- addresses ----------------------------------------------------------------------------------
 
+/** Exactly the canonical dotted quads (no leading zeros): the fast path, since VIP tables and
+ *  their re-checks in kernel/ parse tens of thousands of these. */
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const PREFIX4 = /^(?:3[0-2]|[12]?\d)$/;
+
 export function parseIpv4(value: unknown, field = 'ip'): ParseResult<Ipv4> {
+  if (typeof value === 'string' && IPV4.test(value)) return value as Ipv4;
   if (typeof value !== 'string') return fail(field, value, 'is not a string');
   const a = parseAddress(value);
   if (!a || a.family !== 4) return fail(field, value, 'is not an IPv4 address (a.b.c.d)');
@@ -76,6 +82,7 @@ export function parseIpv6(value: unknown, field = 'ip6'): ParseResult<Ipv6> {
 }
 
 export function parseIpAddr(value: unknown, field = 'ip'): ParseResult<IpAddr> {
+  if (typeof value === 'string' && IPV4.test(value)) return value as Ipv4;
   if (typeof value !== 'string') return fail(field, value, 'is not a string');
   const a = parseAddress(value);
   if (!a) return fail(field, value, 'is not an IP address');
@@ -88,6 +95,8 @@ function parseCidrOf(value: unknown, field: string, family: 4 | 6 | undefined): 
   const what = family === undefined ? 'an IP CIDR' : `an IPv${family} CIDR`;
   if (typeof value !== 'string') return fail(field, value, 'is not a string');
   const slash = value.indexOf('/');
+  if (family !== 6 && IPV4.test(value.slice(0, slash)) && PREFIX4.test(value.slice(slash + 1)))
+    return value as Ipv4Cidr;
   const prefixText = value.slice(slash + 1);
   const a = slash > 0 ? parseAddress(value.slice(0, slash)) : undefined;
   if (!a || (family !== undefined && a.family !== family) || !/^\d{1,3}$/.test(prefixText))
