@@ -148,11 +148,14 @@ export class DataplaneReconciler {
           const ms = performance.now() - started;
           if (result.changes > 0)
             this.log.info({ changes: result.lines, ms: Math.round(ms) }, 'data plane updated');
+          // Logged when new: a refusal retried on every resync is not news every second.
+          const known = new Set(this.lastFailures.map((f) => f.line));
           for (const f of result.failures)
-            this.log.warn(
-              { command: f.line, error: f.error },
-              'kernel refused one data plane entry; the rest is applied',
-            );
+            if (!known.has(f.line))
+              this.log.warn(
+                { command: f.line, error: f.error },
+                'kernel refused one data plane entry; the rest is applied',
+              );
           // With refusals the kernel is not what `want` says: the next run reads it back and retries them.
           this.applied = result.failures.length === 0 ? want : undefined;
           if (result.failures.length === 0 && this.lastFailures.length > 0)
