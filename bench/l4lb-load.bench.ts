@@ -1,8 +1,10 @@
 // Full load of 10,000 VIPs × 3 backends in one nftables transaction, through the agent's own
 // reconciler (render + `nft -f` + routes), against the same services in kube-proxy's nftables
 // shape (a chain per service and per endpoint) loaded the same way, in the same run.
-import { nftApply } from '../src/kernel/index.js';
-import { L4lbReconciler, nodeDataplane, renderTable, type SyncResult } from '../src/l4lb/index.js';
+import { nftApplyText as nftApply } from '../src/kernel/raw.js';
+import { nodeDataplane, renderTable } from '../src/kernel/index.js';
+import { L4lbReconciler, type SyncResult } from '../src/l4lb/index.js';
+import { must, parseIpv4 } from '../src/net/index.js';
 import { pino } from 'pino';
 import { benchNetns, median, renderKubeProxyShape, syntheticTable, timed } from './lib/l4lb.js';
 import { round } from './lib/process.js';
@@ -28,7 +30,7 @@ try {
     });
     ours.push(await timed(() => r.request(table)));
     if (result?.kind !== 'full' || r.error) throw new Error(`load failed: ${r.error}`);
-    const text = renderTable(nodeDataplane(table, SELF));
+    const text = renderTable(nodeDataplane(table, must(parseIpv4(SELF))));
     nftOnly.push(await timed(() => nftApply(text, ns.opts)));
   }
   const kpText = renderKubeProxyShape(table);

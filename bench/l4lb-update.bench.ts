@@ -2,8 +2,8 @@
 // (re-derive this node's data plane, diff, a few element updates in one `nft -f`, conntrack flush
 // of the departed backend), against kube-proxy's increment for one service (new endpoint chains,
 // service chain flushed and refilled) in its own 10k table, in the same run.
-import { nftApply } from '../src/kernel/index.js';
-import { L4lbReconciler, type SyncResult, type VipTable } from '../src/l4lb/index.js';
+import { nftApplyText as nftApply } from '../src/kernel/raw.js';
+import { L4lbReconciler, vipSchema, type ParsedVipTable, type SyncResult } from '../src/l4lb/index.js';
 import { pino } from 'pino';
 import {
   benchNetns,
@@ -36,11 +36,12 @@ try {
     // VIP 5000 swaps its last backend for a new one (a task replaced elsewhere).
     const vips = [...base.vips];
     const v = vips[5000]!;
-    vips[5000] = {
+    // Parsed as an agent reads a changed store entry; the other VIPs stay the same objects.
+    vips[5000] = vipSchema.parse({
       ...v,
       backends: [...v.backends.slice(0, 2), { ...v.backends[2]!, ip: `10.200.0.${i + 1}` }],
-    };
-    const next: VipTable = { vips };
+    });
+    const next: ParsedVipTable = { vips };
     ours.push(await timed(() => r.request(next)));
     if (results.at(-1)?.kind !== 'incremental' || r.error) throw new Error(`update failed: ${r.error}`);
   }

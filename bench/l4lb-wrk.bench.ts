@@ -7,8 +7,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
-import { run } from '../src/kernel/index.js';
-import { L4lbReconciler, type VipTable } from '../src/l4lb/index.js';
+import { run } from '../src/kernel/raw.js';
+import { L4lbReconciler, parseVipTable, type VipTable } from '../src/l4lb/index.js';
 import { median } from './lib/l4lb.js';
 import { round } from './lib/process.js';
 
@@ -124,7 +124,7 @@ try {
     log: pino({ level: 'silent' }),
     kernel: { netns: NODE },
   });
-  await r.request(table);
+  await r.request(parseVipTable(table));
   if (r.error) throw new Error(r.error);
   const direct = BACKENDS.map((b) => `${b.ip}:8080`);
   const viaVip = BACKENDS.map(() => `${VIP}:80`);

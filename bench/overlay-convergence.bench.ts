@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OverlayCluster, sweepStale } from '../src/sim/index.js';
-import { bridgeBatch, ipBatch } from '../src/kernel/index.js';
+import { bridgeBatchText as bridgeBatch, ipBatchText as ipBatch } from '../src/kernel/raw.js';
 import type { AgentInfo } from '../src/overlay/index.js';
 import { percentile } from './lib/http-load.js';
 import { round } from './lib/process.js';

@@ -2,13 +2,13 @@
 // nftables layout it is compared with (vmap → one chain per service with a `numgen` vmap → one
 // chain per endpoint: specs/peers.md §1.1), and a throwaway network namespace.
 import { randomBytes } from 'node:crypto';
-import { run, type RunOptions } from '../../src/kernel/index.js';
-import type { Vip, VipTable } from '../../src/l4lb/index.js';
+import { run, type RunOptions } from '../../src/kernel/raw.js';
+import { parseVipTable, type ParsedVipTable, type Vip, type VipTable } from '../../src/l4lb/index.js';
 
 const ip4 = (n: number, base: number): string => [base, (n >> 16) & 255, (n >> 8) & 255, n & 255].join('.');
 
 /** `count` VIPs in 11.0.0.0/8, each with `backends` backends on distinct 10.x addresses. */
-export function syntheticTable(count: number, backends: number, agent = '10.99.0.9'): VipTable {
+export function syntheticTable(count: number, backends: number, agent = '10.99.0.9'): ParsedVipTable {
   const vips: Vip[] = [];
   for (let i = 0; i < count; i++) {
     vips.push({
@@ -26,7 +26,7 @@ export function syntheticTable(count: number, backends: number, agent = '10.99.0
       })),
     });
   }
-  return { vips };
+  return parseVipTable({ vips });
 }
 
 export const KP_TABLE = 'kp_peer';

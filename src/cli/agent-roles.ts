@@ -36,11 +36,12 @@ export function nodeRoles(o: { dns?: DnsRoleOptions; l4lb?: L4lbRoleOptions }): 
   const roles: AgentRole[] = [];
   if (o.l4lb) {
     const opts = o.l4lb;
-    roles.push(async ({ app, registry, store, log }) => {
+    roles.push(async ({ app, registry, store, log, rejections }) => {
       const agent = new L4lbAgent({
         store,
         selfIp: opts.ip,
         log: log.child({ part: 'l4lb' }),
+        rejections,
         resyncMs: opts.resyncMs,
       });
       l4lb = agent;

@@ -5,6 +5,11 @@ import { UsageError } from './usage-error.js';
 import { plainClient, tlsClient } from '../pki/index.js';
 import { addTlsOptions, checkScheme, controlPlaneTls, type TlsCliOptions } from './tls.js';
 
+/** Another node's text on this terminal: JSON-escaped when it holds control or format characters,
+ *  so no escape sequence or line break gets through. */
+const shown = (text: string): string =>
+  /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(text) ? JSON.stringify(text) : text;
+
 export function formatStatus(s: ClusterStatus): string {
   const lines = ['masters:'];
   for (const m of s.masters ?? [s.self]) {
@@ -24,6 +29,16 @@ export function formatStatus(s: ClusterStatus): string {
       lines.push(
         `  ${a.ip.padEnd(15)} vtep ${a.vtep.padEnd(15)} ${a.published ? `published (lease ${a.lease})` : 'NOT published (agent down longer than its grace period, or starting)'}`,
       );
+      const st = a.status;
+      if (!st) continue;
+      if (st.dataplane.error !== undefined)
+        lines.push(`      data plane FAILED: ${shown(st.dataplane.error)}`);
+      for (const f of st.dataplane.failures)
+        lines.push(`      kernel refused: ${shown(f.line)}: ${shown(f.error)}`);
+      if (st.rejected.length > 0)
+        lines.push(`      rejected inputs (${st.rejected.length}, skipped; the rest applies):`);
+      for (const r of st.rejected)
+        lines.push(`        ${shown(r.source)} ${shown(r.key)}: ${shown(r.field)}: ${shown(r.problem)}`);
     }
   }
   return lines.join('\n');

@@ -2,9 +2,8 @@
 // rules that relate fields to each other live in validate.ts.
 import { z } from 'zod';
 
-export const RESERVED_OVERLAY_NAMES = ['host', 'bridge', 'default', 'none'] as const;
-/** 15-character Linux interface names minus the `m-`/`d-` bridge prefix. */
-export const MAX_OVERLAY_NAME_LENGTH = 13;
+// The overlay name grammar lives with the other typed values (net/typed.ts).
+export { RESERVED_OVERLAY_NAMES, MAX_OVERLAY_NAME_LENGTH } from '../net/index.js';
 
 const int = z.number().int();
 

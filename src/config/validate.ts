@@ -1,7 +1,16 @@
 // Semantic validation of the overlay network config: the rules of specs/overlay.md §2.1 plus the
 // ones the original forgot (prefix ranges, overlap with the VTEP pools, empty names, no subnet).
 // Every problem is collected, each naming the field and the overlay, so one run shows them all.
-import { parseCidr, cidrsOverlap, parseOui, formatCidr, type Cidr, type Oui } from '../net/index.js';
+import {
+  parseCidr,
+  cidrsOverlap,
+  parseOui,
+  formatCidr,
+  isOverlayName,
+  type Cidr,
+  type OverlayName,
+  type Oui,
+} from '../net/index.js';
 import { MAX_OVERLAY_NAME_LENGTH, RESERVED_OVERLAY_NAMES, type RawOverlayNetwork } from './schema.js';
 
 export interface OverlayPoolDef {
@@ -13,7 +22,8 @@ export interface OverlayPoolDef {
 }
 
 export interface OverlayDef {
-  readonly name: string;
+  /** Checked against the overlay name grammar (the config is refused otherwise). */
+  readonly name: OverlayName;
   readonly enabled: boolean;
   readonly v4?: OverlayPoolDef;
   readonly v6?: OverlayPoolDef;
@@ -93,6 +103,9 @@ export function validateOverlayNetwork(raw: RawOverlayNetwork): NetworkConfig {
     }
     if ((RESERVED_OVERLAY_NAMES as readonly string[]).includes(o.name)) {
       problems.push(`${where('name')}: "${o.name}" is reserved (${RESERVED_OVERLAY_NAMES.join(', ')})`);
+    } else if (o.name !== '' && o.name.length <= MAX_OVERLAY_NAME_LENGTH && !isOverlayName(o.name)) {
+      // The checks above are the grammar's; this catches any rule added there later.
+      problems.push(`${where('name')}: is not a valid overlay name`);
     }
     const first = seen.get(o.name);
     if (first !== undefined) problems.push(`${where('name')}: duplicate of overlays[${first}]`);
@@ -150,7 +163,12 @@ export function validateOverlayNetwork(raw: RawOverlayNetwork): NetworkConfig {
     };
     const v4 = pool(4);
     const v6 = pool(6);
-    overlays.push({ name: o.name, enabled: o.enabled ?? true, ...(v4 && { v4 }), ...(v6 && { v6 }) });
+    overlays.push({
+      name: o.name as OverlayName,
+      enabled: o.enabled ?? true,
+      ...(v4 && { v4 }),
+      ...(v6 && { v6 }),
+    });
   });
 
   if (problems.length > 0 || !vtep4 || typeof oui === 'string') throw new ConfigError(problems);

@@ -1,9 +1,13 @@
 // Runs CNI plugin chains the way a container runtime does (a small libcni): ADD through every
 // plugin of a conflist passing prevResult along, DEL in reverse. Used by the test bed and the
 // emulator to attach containers with the network configs dcnet writes.
-import { run } from './exec.js';
+import { isIfName } from '../net/index.js';
+import { KernelInputError, need, run } from './exec.js';
 
 export const DEFAULT_CNI_PATH = '/usr/lib/cni';
+const PLUGIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/** The CNI spec's container ID grammar, bounded. */
+const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
 
 export interface CniConflist {
   readonly cniVersion: string;
@@ -36,7 +40,12 @@ async function invoke(
   inv: CniInvocation,
 ): Promise<string> {
   const dir = inv.pluginDir ?? DEFAULT_CNI_PATH;
-  const { stdout } = await run(`${dir}/${String(conf.type)}`, [], {
+  // The plugin is a file in the plugin directory, named by the config: never a path elsewhere.
+  const type = conf.type;
+  if (typeof type !== 'string' || !PLUGIN_NAME.test(type)) throw new KernelInputError('cni', 'type', type);
+  if (!CONTAINER_ID.test(inv.containerId)) throw new KernelInputError('cni', 'containerId', inv.containerId);
+  need(isIfName, inv.ifname, 'cni', 'ifname');
+  const { stdout } = await run(`${dir}/${type}`, [], {
     input: JSON.stringify(conf),
     env: {
       ...process.env,

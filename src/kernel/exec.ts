@@ -1,6 +1,9 @@
 // Runs the system tools dcnet drives (ip, bridge, nft, CNI plugins) with a timeout, stdin and a
-// clear error that names the command and what it printed.
+// clear error that names the command and what it printed. Internal to src/kernel/ (and the test
+// bed in src/sim/, through raw.ts): everything else hands kernel/ typed commands, never argv or
+// command text (eslint no-restricted-imports and test/unit/kernel-boundary.test.ts keep it so).
 import { spawn } from 'node:child_process';
+import { quote } from '../net/index.js';
 
 export class KernelError extends Error {
   constructor(
@@ -16,6 +19,43 @@ export class KernelError extends Error {
   }
 }
 
+/** A typed command carried a value that is not what its type promises (a hostile string cast into
+ *  a branded type, a number out of range): refused before anything runs. */
+export class KernelInputError extends Error {
+  constructor(
+    readonly command: string,
+    readonly field: string,
+    readonly value: unknown,
+  ) {
+    super(`refusing to run ${command}: ${field} ${quote(value)} is not valid there`);
+    this.name = 'KernelInputError';
+  }
+}
+
+/** Re-checks one field of a typed command where it is rendered (defence in depth). */
+export function need<T>(ok: (v: unknown) => v is T, value: unknown, command: string, field: string): T {
+  if (!ok(value)) throw new KernelInputError(command, field, value);
+  return value;
+}
+
+/** An integer field in [min, max]. */
+export function needInt(value: unknown, min: number, max: number, command: string, field: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+    throw new KernelInputError(command, field, value);
+  return value;
+}
+
+/** A field that must be one of a fixed set (an enum): the only strings kernel/ passes through. */
+export function needOneOf<T extends string>(
+  value: unknown,
+  allowed: readonly T[],
+  command: string,
+  field: string,
+): T {
+  if (!(allowed as readonly unknown[]).includes(value)) throw new KernelInputError(command, field, value);
+  return value as T;
+}
+
 export interface RunOptions {
   readonly input?: string;
   readonly timeoutMs?: number;
@@ -29,7 +69,11 @@ export interface RunResult {
   readonly stderr: string;
 }
 
+const NETNS_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  if (opts.netns !== undefined && !NETNS_NAME.test(opts.netns))
+    return Promise.reject(new KernelInputError(cmd, 'netns', opts.netns));
   const [file, argv] = opts.netns
     ? ['nsenter', [`--net=/run/netns/${opts.netns}`, '--', cmd, ...args]]
     : [cmd, args];

@@ -1,15 +1,20 @@
 // The agent side: follows the published VIP table in the store and keeps this node's kernel in
-// step with it. The last table stays programmed while the masters or the store are away.
+// step with it. The last table stays programmed while the masters or the store are away. Each
+// entry is parsed on its own: a bad one is rejected (logged, counted, listed) and the others apply.
 import type { Logger } from 'pino';
 import type { RunOptions } from '../kernel/index.js';
+import { Rejections } from '../reconcile/index.js';
 import type { Store, Watch, WatchEvent } from '../store/index.js';
 import { L4lbReconciler, type SyncResult } from './apply.js';
-import { parseVipJson, VIPS_PREFIX, type Vip, type VipTable } from './types.js';
+import { parseVipEntry, VIPS_PREFIX, type ParsedVip, type ParsedVipTable } from './types.js';
 
 export interface L4lbAgentOptions {
   readonly store: Store;
+  /** This node's underlay IPv4 address. */
   readonly selfIp: string;
   readonly log: Logger;
+  /** Where refused entries are recorded (shared with the node's other roles). */
+  readonly rejections?: Rejections;
   /** How often the kernel is read back and repaired. */
   readonly resyncMs: number;
   readonly kernel?: RunOptions;
@@ -26,7 +31,8 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   });
 
 export class L4lbAgent {
-  private readonly vips = new Map<string, Vip>();
+  private readonly vips = new Map<string, ParsedVip>();
+  private readonly rejections: Rejections;
   private loaded = false;
   private watch: Watch | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -36,6 +42,7 @@ export class L4lbAgent {
 
   constructor(private readonly o: L4lbAgentOptions) {
     if (o.onSynced) this.listeners.add(o.onSynced);
+    this.rejections = o.rejections ?? new Rejections(o.log);
     this.reconciler = new L4lbReconciler({
       selfIp: o.selfIp,
       log: o.log,
@@ -53,13 +60,13 @@ export class L4lbAgent {
 
   /** The table as this node last saw it (in no particular order; unchanged VIPs keep their
    *  objects, which is how the data plane recognises them without comparing contents). */
-  table(): VipTable {
+  table(): ParsedVipTable {
     return { vips: [...this.vips.values()] };
   }
 
   /** The table this node's kernel serves now (undefined before the first load): what its DNS
    *  names should come from. */
-  programmedTable(): VipTable | undefined {
+  programmedTable(): ParsedVipTable | undefined {
     return this.reconciler.programmedTable;
   }
 
@@ -83,12 +90,20 @@ export class L4lbAgent {
   }
 
   private set(key: string, value: string): void {
-    const { vip, problem } = parseVipJson(value);
-    if (vip) this.vips.set(key, vip);
-    else {
+    const { vip, problems } = parseVipEntry(key, value);
+    if (vip) {
+      this.vips.set(key, vip);
+      this.rejections.accept('vip', key);
+    } else {
+      // The key's earlier value goes too: what it said is no longer what the master publishes.
       this.vips.delete(key);
-      this.o.log.warn({ key, problem }, 'ignoring malformed VIP in the store');
+      this.rejections.reject('vip', key, problems!);
     }
+  }
+
+  private remove(key: string): void {
+    this.vips.delete(key);
+    this.rejections.accept('vip', key);
   }
 
   /** Loads every VIP, programs them, then follows changes; reloads when the watch ends. */
@@ -98,6 +113,7 @@ export class L4lbAgent {
       try {
         const { kvs, revision } = await store.range(VIPS_PREFIX);
         this.vips.clear();
+        this.rejections.retainOnly('vip', new Set(kvs.map((kv) => kv.key)));
         for (const kv of kvs) this.set(kv.key, kv.value);
         this.loaded = true;
         void this.reconciler.request(this.table(), true);
@@ -123,7 +139,7 @@ export class L4lbAgent {
 
   private onEvents(events: readonly WatchEvent[]): void {
     for (const ev of events) {
-      if (ev.type === 'delete') this.vips.delete(ev.kv.key);
+      if (ev.type === 'delete') this.remove(ev.kv.key);
       else this.set(ev.kv.key, ev.kv.value);
     }
     void this.reconciler.request(this.table());

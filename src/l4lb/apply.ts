@@ -4,18 +4,38 @@
 // conntrack entries flushed, so that their clients fail fast instead of hanging. Routes give the
 // node's own processes a way to the VIP ranges (there is no dummy device on these kernels).
 import type { Logger } from 'pino';
-import { ipBatch, nftApply, run, runJson, type RunOptions } from '../kernel/index.js';
 import {
-  L4LB_TABLE,
+  addL4lbGone,
+  applyL4lbChange,
+  conntrackAvailable,
+  conntrackDelete,
+  driftOf,
+  ensureSysctl,
+  goneElement,
+  ipBatch,
+  loadL4lbTable,
   NAMED_RANGE4,
   NAMED_RANGE6,
   NodePlane,
-  goneElement,
-  renderTable,
+  readAllAddrs,
+  readL4lbTable,
+  readRoutes,
   type Departed,
+  type IpCommand,
   type NodeDataplane,
-} from './render.js';
-import type { VipTable } from './types.js';
+  type RunOptions,
+} from '../kernel/index.js';
+import {
+  hostCidr,
+  must,
+  parseIpCidr,
+  parseIpv4,
+  type IfName,
+  type IpAddr,
+  type IpCidr,
+  type Ipv4,
+} from '../net/index.js';
+import type { ParsedVipTable } from './types.js';
 
 /** `proto` of the routes this module owns. */
 export const L4LB_ROUTE_PROTO = 98;
@@ -41,104 +61,20 @@ export interface L4lbReconcilerOptions {
   readonly flush?: 'auto' | 'conntrack' | 'nft';
 }
 
-type NftDoc = { nftables: Record<string, unknown>[] };
-type NftElem = unknown;
-
-const concat = (x: NftElem): string => {
-  if (x && typeof x === 'object' && 'concat' in x) return (x.concat as unknown[]).map(String).join(' . ');
-  return String(x);
-};
-const verdictOf = (x: NftElem): string => {
-  if (x && typeof x === 'object') {
-    const v = x as { goto?: { target: string }; jump?: { target: string } };
-    return v.goto?.target ?? v.jump?.target ?? JSON.stringify(x);
-  }
-  return String(x);
-};
-
-/** What the kernel holds, in the same element-text form as NodeDataplane. */
-export interface KernelL4lb {
-  readonly maps: Map<string, Map<string, string>>;
-  readonly sets: Map<string, Set<string>>;
-  readonly rules: Map<string, number>;
-}
-
-export function parseKernelTable(doc: NftDoc): KernelL4lb {
-  const maps = new Map<string, Map<string, string>>();
-  const sets = new Map<string, Set<string>>();
-  const rules = new Map<string, number>();
-  for (const item of doc.nftables) {
-    if ('map' in item) {
-      const m = item.map as { name: string; map: string; elem?: [NftElem, NftElem][] };
-      const verdict = m.map === 'verdict';
-      maps.set(
-        m.name,
-        new Map((m.elem ?? []).map(([k, v]) => [concat(k), verdict ? verdictOf(v) : concat(v)])),
-      );
-    } else if ('set' in item) {
-      const s = item.set as { name: string; elem?: NftElem[] };
-      sets.set(s.name, new Set((s.elem ?? []).map(concat)));
-    } else if ('chain' in item) {
-      const c = item.chain as { name: string };
-      if (!rules.has(c.name)) rules.set(c.name, 0);
-    } else if ('rule' in item) {
-      const r = item.rule as { chain: string };
-      rules.set(r.chain, (rules.get(r.chain) ?? 0) + 1);
-    }
-  }
-  return { maps, sets, rules };
-}
-
-const sameMap = (a: Map<string, string> | undefined, b: Map<string, string>): boolean =>
-  a !== undefined && a.size === b.size && [...b].every(([k, v]) => a.get(k) === v);
-const sameSet = (a: Set<string> | undefined, b: Set<string>): boolean =>
-  a !== undefined && a.size === b.size && [...b].every((k) => a.has(k));
-
-/** Differences between the kernel and the desired data plane, named (empty = in sync). */
-export function driftOf(kernel: KernelL4lb, want: NodeDataplane, opts: { gone?: boolean } = {}): string[] {
-  const g = (opts.gone ?? true) ? 1 : 0;
-  const out: string[] = [];
-  const maps: [string, Map<string, string>][] = [
-    ['vips4', want.vips4],
-    ['vips6', want.vips6],
-    ['be4', want.slots4],
-    ['be6', want.slots6],
-  ];
-  for (const [name, m] of maps) if (!sameMap(kernel.maps.get(name), m)) out.push(`map ${name}`);
-  const sets: [string, Set<string>][] = [
-    ['hairpin4', want.hairpin4],
-    ['hairpin6', want.hairpin6],
-    ['ipvips4', want.ipvips4],
-    ['ipvips6', want.ipvips6],
-  ];
-  for (const [name, s] of sets) if (!sameSet(kernel.sets.get(name), s)) out.push(`set ${name}`);
-  const chains = new Map<string, number>([
-    ['prerouting', 2],
-    ['output', 2],
-    ['postrouting', 2],
-    ['unserved', 4],
-    ['gone', 4],
-    ['filter-forward', 1 + g],
-    ['filter-output', 1 + g],
-    ['filter-input', g],
-    ...[...want.chains.keys()].map((c): [string, number] => [c, 1]),
-  ]);
-  for (const [name, n] of chains) if (kernel.rules.get(name) !== n) out.push(`chain ${name}`);
-  for (const name of kernel.rules.keys()) if (!chains.has(name)) out.push(`extra chain ${name}`);
-  return out;
-}
-
 interface RouteDev {
-  dev: string;
-  src: string;
+  dev: IfName;
+  src: IpAddr;
 }
+
+const RANGE4 = must(parseIpCidr(NAMED_RANGE4));
+const RANGE6 = must(parseIpCidr(NAMED_RANGE6));
 
 export class L4lbReconciler {
   private running: Promise<void> | undefined;
-  private pending: VipTable | undefined;
+  private pending: ParsedVipTable | undefined;
   private pendingVerify = false;
   private plane: NodePlane | undefined;
-  private synced: VipTable | undefined;
+  private synced: ParsedVipTable | undefined;
   /** The last route sync found no address for a family (it may come up later: the overlay
    *  configures its bridges and VTEP in parallel); looked for again while that family has VIPs. */
   private missing = { v4: false, v6: false };
@@ -148,7 +84,11 @@ export class L4lbReconciler {
   /** Elements put into the gone sets (only with nft flushing); a full load empties them. */
   private readonly gone = new Set<string>();
 
-  constructor(private readonly o: L4lbReconcilerOptions) {}
+  private readonly selfIp: Ipv4;
+
+  constructor(private readonly o: L4lbReconcilerOptions) {
+    this.selfIp = must(parseIpv4(o.selfIp, 'selfIp'));
+  }
 
   get error(): string | undefined {
     return this.lastError;
@@ -161,13 +101,13 @@ export class L4lbReconciler {
 
   /** The table as last programmed into the kernel (a DNS server answers from this one, so that a
    *  name never resolves to a VIP this node does not serve yet: dcos-net's DCOS_OSS-4939 fix). */
-  get programmedTable(): VipTable | undefined {
+  get programmedTable(): ParsedVipTable | undefined {
     return this.synced;
   }
 
   /** Programs `table`; `verify` reads the kernel back first and reloads on drift. Resolves when a
    *  run that includes this request is over. Runs never overlap; requests during a run coalesce. */
-  request(table: VipTable, verify = false): Promise<void> {
+  request(table: ParsedVipTable, verify = false): Promise<void> {
     this.pending = table;
     this.pendingVerify ||= verify;
     if (!this.running) this.running = this.drain();
@@ -205,13 +145,13 @@ export class L4lbReconciler {
     }
   }
 
-  private async sync(table: VipTable, verify: boolean): Promise<Omit<SyncResult, 'ms' | 'vips'>> {
+  private async sync(table: ParsedVipTable, verify: boolean): Promise<Omit<SyncResult, 'ms' | 'vips'>> {
     let plane = this.plane;
     if (!plane) {
-      plane = new NodePlane(this.o.selfIp);
+      plane = new NodePlane(this.selfIp);
       plane.update(table);
       await this.prepareNode();
-      await nftApply(renderTable(plane.current, { gone: await this.flushesWithNft() }), this.o.kernel);
+      await loadL4lbTable(plane.current, { gone: await this.flushesWithNft() }, this.o.kernel);
       this.gone.clear();
       await this.syncRoutes(plane.current);
       this.plane = plane;
@@ -224,26 +164,21 @@ export class L4lbReconciler {
     let kind: SyncKind = 'unchanged';
     const viaNft = await this.flushesWithNft();
     if (change.needsChain) {
-      await nftApply(renderTable(plane.current, { gone: await this.flushesWithNft() }), this.o.kernel);
+      await loadL4lbTable(plane.current, { gone: viaNft }, this.o.kernel);
       this.gone.clear();
       kind = 'full';
     } else if (change.script) {
       // A backend that comes back leaves the gone set in the transaction that offers it again.
-      const back = viaNft ? change.arrived.map(goneElement).filter((e) => this.gone.has(e)) : [];
-      const fam = (e: string): string => (e.includes(':') ? 'gone6' : 'gone4');
-      const unGone = back.flatMap((e) => [
-        `add element inet ${L4LB_TABLE} ${fam(e)} { ${e} }`,
-        `delete element inet ${L4LB_TABLE} ${fam(e)} { ${e} }`,
-      ]);
-      await nftApply(`${unGone.join('\n')}${unGone.length ? '\n' : ''}${change.script}`, this.o.kernel);
-      for (const e of back) this.gone.delete(e);
+      const back = viaNft ? change.arrived.filter((d) => this.gone.has(goneElement(d))) : [];
+      await applyL4lbChange(change, back, this.o.kernel);
+      for (const d of back) this.gone.delete(goneElement(d));
       kind = 'incremental';
     }
     if (verify) {
       const drift = await this.readDrift(plane.current);
       if (drift.length > 0) {
         this.o.log.warn({ drift }, 'VIP data plane drifted from the table; reloading it');
-        await nftApply(renderTable(plane.current, { gone: await this.flushesWithNft() }), this.o.kernel);
+        await loadL4lbTable(plane.current, { gone: viaNft }, this.o.kernel);
         this.gone.clear();
         kind = 'repair';
       }
@@ -261,44 +196,36 @@ export class L4lbReconciler {
 
   private async prepareNode(): Promise<void> {
     // Same-bridge clients and backends need bridged traffic to pass the IP hooks (test-machine §4.2).
-    for (const key of ['net.bridge.bridge-nf-call-iptables', 'net.bridge.bridge-nf-call-ip6tables']) {
-      // Through the tool, so that it lands in the node's namespace (absent without br_netfilter).
-      await run('sysctl', ['-q', '-w', `${key}=1`], this.o.kernel).catch(() => {});
+    for (const key of [
+      'net.bridge.bridge-nf-call-iptables',
+      'net.bridge.bridge-nf-call-ip6tables',
+    ] as const) {
+      // Absent without br_netfilter: then there is nothing to set.
+      await ensureSysctl(key, '1', this.o.kernel).catch(() => false);
     }
   }
 
   /** How the kernel differs from `want` (named; empty = in sync). */
   private async readDrift(want: NodeDataplane): Promise<string[]> {
-    let doc: NftDoc;
-    try {
-      doc = await runJson<NftDoc>('nft', ['-j', 'list', 'table', 'inet', L4LB_TABLE], {
-        ...this.o.kernel,
-        timeoutMs: 60_000,
-      });
-    } catch (err) {
-      if (/No such file or directory|does not exist/.test((err as Error).message)) return ['table missing'];
-      throw err;
-    }
-    return driftOf(parseKernelTable(doc), want, { gone: await this.flushesWithNft() });
+    const kernel = await readL4lbTable(this.o.kernel);
+    if (!kernel) return ['table missing'];
+    return driftOf(kernel, want, { gone: await this.flushesWithNft() });
   }
 
   private async routeDevs(): Promise<{ v4?: RouteDev; v6?: RouteDev }> {
-    type Addr = {
-      ifname: string;
-      addr_info: { family: string; local: string; scope: string; tentative?: boolean; dadfailed?: boolean }[];
-    };
-    const links = await runJson<Addr[]>('ip', ['-j', 'addr', 'show'], this.o.kernel);
-    const v4 = links.find((l) => l.addr_info.some((a) => a.family === 'inet' && a.local === this.o.selfIp));
+    const links = await readAllAddrs(this.o.kernel);
+    const v4 = links.find((l) => l.addrs.some((a) => a.family === 4 && a.local === this.selfIp));
     // An IPv6 address still under duplicate address detection cannot be a route's source yet.
-    const usable6 = (a: Addr['addr_info'][number]): boolean =>
-      a.family === 'inet6' && a.scope === 'global' && !a.tentative && !a.dadfailed;
     const withV6 = links
       .filter((l) => l.ifname !== 'lo')
-      .map((l) => ({ l, a: l.addr_info.find(usable6) }))
+      .map((l) => ({
+        l,
+        a: l.addrs.find((a) => a.family === 6 && a.scope === 'global' && !a.tentative && !a.dadfailed),
+      }))
       .filter((x) => x.a !== undefined)
       .sort((x, y) => (x.l === v4 ? -1 : y.l === v4 ? 1 : x.l.ifname < y.l.ifname ? -1 : 1))[0];
     return {
-      ...(v4 && { v4: { dev: v4.ifname, src: this.o.selfIp } }),
+      ...(v4 && { v4: { dev: v4.ifname, src: this.selfIp } }),
       ...(withV6 && { v6: { dev: withV6.l.ifname, src: withV6.a!.local } }),
     };
   }
@@ -326,41 +253,36 @@ export class L4lbReconciler {
   private async syncRoutesOnce(want: NodeDataplane): Promise<void> {
     const { v4, v6 } = await this.routeDevs();
     this.missing = { v4: !v4, v6: !v6 };
-    const desired: string[] = [];
+    const desired: IpCommand[] = [];
+    const route = (dst: IpCidr, r: RouteDev): IpCommand => ({
+      op: 'route-replace',
+      dst,
+      dev: r.dev,
+      src: r.src,
+      proto: L4LB_ROUTE_PROTO,
+    });
+    // The plane's route addresses were checked when their VIPs entered it.
     if (v4)
-      for (const dst of [NAMED_RANGE4, ...[...want.routes4].map((ip) => `${ip}/32`)])
-        desired.push(`route replace ${dst} dev ${v4.dev} src ${v4.src} proto ${L4LB_ROUTE_PROTO}`);
+      desired.push(route(RANGE4, v4), ...[...want.routes4].map((ip) => route(hostCidr(ip as IpAddr), v4)));
     if (v6)
-      for (const dst of [NAMED_RANGE6, ...[...want.routes6].map((ip) => `${ip}/128`)])
-        desired.push(`route replace ${dst} dev ${v6.dev} src ${v6.src} proto ${L4LB_ROUTE_PROTO}`);
-    const dsts = new Set(desired.map((l) => l.split(' ')[2]!.replace(/\/(32|128)$/, '')));
-    const have = await Promise.all(
-      ['-4', '-6'].map((f) =>
-        runJson<{ dst: string }[]>(
-          'ip',
-          ['-j', f, 'route', 'show', 'proto', String(L4LB_ROUTE_PROTO)],
-          this.o.kernel,
-        ),
-      ),
-    );
-    const stale = [
-      ...have[0]!.filter((r) => !dsts.has(r.dst)).map((r) => `route del ${r.dst} proto ${L4LB_ROUTE_PROTO}`),
-      ...have[1]!.filter((r) => !dsts.has(r.dst)).map((r) => `route del ${r.dst} proto ${L4LB_ROUTE_PROTO}`),
-    ];
-    await ipBatch([...stale, ...desired], this.o.kernel);
+      desired.push(route(RANGE6, v6), ...[...want.routes6].map((ip) => route(hostCidr(ip as IpAddr), v6)));
+    const dsts = new Set<string>(desired.map((c) => (c.op === 'route-replace' ? c.dst : '')));
+    const have = await readRoutes(L4LB_ROUTE_PROTO, this.o.kernel, 'main');
+    const stale: IpCommand[] = have
+      .filter((r) => !dsts.has(r.dst))
+      .map((r) => ({ op: 'route-del', dst: r.dst, proto: L4LB_ROUTE_PROTO }));
+    const { failures } = await ipBatch([...stale, ...desired], this.o.kernel);
+    for (const f of failures)
+      this.o.log.warn({ command: f.line, error: f.error }, 'VIP route refused by the kernel');
   }
 
   private async hasConntrack(): Promise<boolean> {
     if (this.conntrack === undefined) {
-      try {
-        await run('conntrack', ['--version'], this.o.kernel);
-        this.conntrack = true;
-      } catch {
-        this.conntrack = false;
+      this.conntrack = await conntrackAvailable(this.o.kernel);
+      if (!this.conntrack)
         this.o.log.warn(
           'the conntrack tool is not installed: flows to departed backends are reset by nftables instead of deleted',
         );
-      }
     }
     return this.conntrack;
   }
@@ -373,8 +295,7 @@ export class L4lbReconciler {
   /** Without conntrack: departed backends go into the gone sets, whose rules reset their flows. */
   private async goneDeparted(departed: readonly Departed[]): Promise<number> {
     if (departed.length === 0) return 0;
-    const lines = departed.map((d) => `add element inet ${L4LB_TABLE} gone${d.family} { ${goneElement(d)} }`);
-    await nftApply(`${lines.join('\n')}\n`, this.o.kernel);
+    await addL4lbGone(departed, this.o.kernel);
     for (const d of departed) this.gone.add(goneElement(d));
     return departed.length;
   }
@@ -382,29 +303,21 @@ export class L4lbReconciler {
   /** Deletes conntrack entries of VIP connections whose backend left the VIP. */
   private async flushDeparted(departed: readonly Departed[]): Promise<number> {
     if (departed.length === 0 || !(await this.hasConntrack())) return 0;
-    const jobs = departed.map((d) => {
-      const [ip, port] = d.target.split(' . ');
-      return [
-        '-D',
-        '-f',
-        d.family === 4 ? 'ipv4' : 'ipv6',
-        '-p',
-        d.protocol,
-        '--orig-dst',
-        d.ip,
-        '--orig-port-dst',
-        String(d.port),
-        '--reply-src',
-        ip!,
-        '--reply-port-src',
-        port!,
-      ];
-    });
-    // Exit 1 means "nothing matched": not an error.
-    for (let i = 0; i < jobs.length; i += 8)
+    for (let i = 0; i < departed.length; i += 8)
       await Promise.all(
-        jobs.slice(i, i + 8).map((args) => run('conntrack', args, this.o.kernel).catch(() => {})),
+        departed.slice(i, i + 8).map((d) =>
+          conntrackDelete(
+            {
+              protocol: d.protocol,
+              origDst: d.ip,
+              origDstPort: d.port,
+              replySrc: d.backendIp,
+              replySrcPort: d.backendPort,
+            },
+            this.o.kernel,
+          ),
+        ),
       );
-    return jobs.length;
+    return departed.length;
   }
 }

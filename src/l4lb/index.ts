@@ -5,7 +5,6 @@ export * from './allocate.js';
 export * from './policy.js';
 export * from './derive.js';
 export * from './dns.js';
-export * from './render.js';
 export * from './apply.js';
 export { L4lbAgent, type L4lbAgentOptions } from './agent.js';
 export { L4lbPublisher, type L4lbPublisherOptions } from './publisher.js';

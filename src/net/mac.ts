@@ -11,6 +11,7 @@ export function parseOui(text: string): Oui | string {
     if (!/^[0-9a-fA-F]{1,2}$/.test(t)) return `"${text}": "${t}" is not a hex byte`;
     bytes.push(parseInt(t, 16));
   }
+  if (bytes[0]! & 1) return `"${text}": the first byte must be even (a multicast OUI makes no VTEP MAC)`;
   if (bytes[3] !== 0 || bytes[4] !== 0 || bytes[5] !== 0) {
     return `"${text}": the least significant three bytes must be zero (they come from the VTEP IP)`;
   }
@@ -23,8 +24,4 @@ const hex = (b: number): string => b.toString(16).padStart(2, '0');
 export function vtepMac(oui: Oui, ipv4: bigint): string {
   const low = [Number((ipv4 >> 16n) & 0xffn), Number((ipv4 >> 8n) & 0xffn), Number(ipv4 & 0xffn)];
   return [...oui, ...low].map(hex).join(':');
-}
-
-export function isMac(text: string): boolean {
-  return /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(text);
 }

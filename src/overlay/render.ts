@@ -66,7 +66,7 @@ export function renderAgentInfo(
   statuses?: ReadonlyMap<string, OverlayStatus>,
 ): AgentInfo {
   const backend = renderBackend(record, config);
-  const defs = new Map(config.overlays.map((d) => [d.name, d]));
+  const defs = new Map<string, OverlayDef>(config.overlays.map((d) => [d.name, d]));
   const overlays = record.overlays.map((o): AgentOverlayInfo => {
     const def = defs.get(o.name)!;
     const status = statuses?.get(o.name);

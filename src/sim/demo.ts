@@ -3,7 +3,7 @@
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentInfo } from '../overlay/index.js';
-import { run } from '../kernel/index.js';
+import { run } from '../kernel/raw.js';
 import { SPARTAN_IP as SPARTAN } from '../dns/dcos/index.js';
 import { OverlayCluster, DCNET_BIN, REPO_ROOT } from './cluster.js';
 import { sweepStale, type Spawned } from './testbed.js';

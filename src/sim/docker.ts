@@ -3,7 +3,8 @@
 import { mkdir, symlink, copyFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DockerClient, run } from '../kernel/index.js';
+import { DockerClient } from '../kernel/index.js';
+import { run } from '../kernel/raw.js';
 import type { Host, Spawned, Testbed } from './testbed.js';
 
 export const DOCKER_CLI = '/usr/bin/docker';

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../kernel/index.js';
+import { run } from '../kernel/raw.js';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

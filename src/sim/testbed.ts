@@ -6,7 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { cniAdd, cniDel, run, type CniConflist, type CniResult, type RunResult } from '../kernel/index.js';
+import { cniAdd, cniDel, type CniConflist, type CniResult } from '../kernel/index.js';
+import { run, type RunResult } from '../kernel/raw.js';
 
 /** Every namespace of a test bed starts with this, then 4 random characters and '-'. */
 export const TESTBED_MARK = 'dcnt';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { BUSYBOX_IMAGE, Demo, sweepStale } from '../../src/sim/index.js';
-import { run } from '../../src/kernel/index.js';
+import { run } from '../../src/kernel/raw.js';
 import { DCNET, runDcnet } from '../helpers/process.js';
 import { eventually, NEEDS_ROOT } from '../helpers/eventually.js';
 

@@ -5,8 +5,14 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { run } from '../../src/kernel/index.js';
-import { L4lbReconciler, type SyncResult, type Vip, type VipTable } from '../../src/l4lb/index.js';
+import { run } from '../../src/kernel/raw.js';
+import {
+  L4lbReconciler,
+  parseVipTable,
+  type ParsedVipTable,
+  type SyncResult,
+  type Vip,
+} from '../../src/l4lb/index.js';
 import { eventually, NEEDS_ROOT } from '../helpers/eventually.js';
 import { testLogger } from '../helpers/log.js';
 
@@ -53,8 +59,9 @@ const vip = (backends: readonly string[], extra: Partial<Vip> = {}): Vip => ({
   backends: backends.map((ip) => ({ ip, port: 8080, weight: 2, agent: '10.77.0.9', task: `t-${ip}` })),
   ...extra,
 });
-const table = (...vips: Vip[]): VipTable => ({ vips });
-const sync = async (t: VipTable, verify = false): Promise<SyncResult> => {
+/** Parsed as the agent reads the store entries. */
+const table = (...vips: Vip[]): ParsedVipTable => parseVipTable({ vips });
+const sync = async (t: ParsedVipTable, verify = false): Promise<SyncResult> => {
   const n = synced.length;
   await reconciler.request(t, verify);
   assert.equal(reconciler.error, undefined);

@@ -11,7 +11,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import dnsPacket from 'dns-packet';
-import { run } from '../../src/kernel/index.js';
+import { run } from '../../src/kernel/raw.js';
 import { runDcnet, startDcnet, waitForLog, type RunningProcess } from '../helpers/process.js';
 import { eventually, NEEDS_ROOT } from '../helpers/eventually.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -7,23 +7,30 @@ import { parseMesosState } from '../../src/cluster/index.js';
 import {
   allocateNamed,
   deriveVipTable,
-  driftOf,
-  fillSlots,
   l4lbZoneRecords,
-  nodeDataplane,
-  parseKernelTable,
+  parseVipTable,
   parseVipValue,
   phash2,
-  renderDiff,
-  NodePlane,
   vipsJson,
-  renderTable,
   vipFqdn,
+  vipSchema,
   vipTableFromKvs,
   vipKey,
   VIPS_PREFIX,
+  type ParsedVipTable,
+  type Vip,
   type VipTable,
 } from '../../src/l4lb/index.js';
+import {
+  driftOf,
+  fillSlots,
+  nodeDataplane as planeOf,
+  parseKernelTable,
+  renderDiff,
+  NodePlane as KernelPlane,
+  renderTable,
+} from '../../src/kernel/index.js';
+import { must, parseIpv4 } from '../../src/net/index.js';
 import { fixture } from '../helpers/fixtures.js';
 
 test('phash2 reproduces the upstream VIP vectors (TEST range 11.0.0.0-11.0.0.254)', () => {
@@ -237,7 +244,17 @@ test('slots follow weights exactly (smooth weighted round robin), equal weights 
   assert.deepEqual(fillSlots([]), []);
 });
 
-const small: VipTable = {
+/** The kernel side takes parsed tables and a parsed self address (as the agent has them). */
+const nodeDataplane = (t: ParsedVipTable, self: string) => planeOf(t, must(parseIpv4(self)));
+class NodePlane extends KernelPlane {
+  constructor(self: string) {
+    super(must(parseIpv4(self)));
+  }
+}
+/** A changed VIP, parsed as an agent reads the changed store entry (unchanged ones keep their objects). */
+const P = (v: Vip) => vipSchema.parse(v);
+
+const smallDoc: VipTable = {
   vips: [
     {
       protocol: 'tcp',
@@ -293,6 +310,8 @@ const small: VipTable = {
   ],
 };
 
+const small: ParsedVipTable = parseVipTable(smallDoc);
+
 test('renderer: the whole table for node 10.0.0.1 matches the golden text', () => {
   const text = renderTable(nodeDataplane(small, '10.0.0.1'));
   assert.equal(text, fixture('l4lb/node-10.0.0.1.nft'));
@@ -313,10 +332,10 @@ test('renderer: local bridge backends are addressed directly, hairpin only for l
 test('renderer: a backend change is a few element updates; nothing changed is empty', () => {
   const from = nodeDataplane(small, '10.0.0.1');
   assert.equal(renderDiff(from, nodeDataplane(small, '10.0.0.1')), '');
-  const changed: VipTable = {
+  const changed: ParsedVipTable = {
     vips: small.vips.map((v) =>
       v.ip === '11.0.0.37'
-        ? { ...v, backends: [v.backends[0]!, { ...v.backends[1]!, ip: '9.0.3.2', agent: '10.0.0.4' }] }
+        ? P({ ...v, backends: [v.backends[0]!, { ...v.backends[1]!, ip: '9.0.3.2', agent: '10.0.0.4' }] })
         : v,
     ),
   };
@@ -328,7 +347,7 @@ test('renderer: a backend change is a few element updates; nothing changed is em
       '',
     ].join('\n'),
   );
-  const removed: VipTable = { vips: small.vips.filter((v) => v.ip !== '11.0.0.37') };
+  const removed: ParsedVipTable = { vips: small.vips.filter((v) => v.ip !== '11.0.0.37') };
   assert.equal(
     renderDiff(from, nodeDataplane(removed, '10.0.0.1')),
     [
@@ -338,15 +357,15 @@ test('renderer: a backend change is a few element updates; nothing changed is em
       '',
     ].join('\n'),
   );
-  const big: VipTable = {
+  const big: ParsedVipTable = {
     vips: [
-      {
+      P({
         ...small.vips[0]!,
         backends: Array.from({ length: 40 }, (_, i) => ({
           ...small.vips[0]!.backends[1]!,
           ip: `9.0.9.${i + 1}`,
         })),
-      },
+      }),
     ],
   };
   assert.equal(
@@ -389,19 +408,21 @@ test('incremental plane: after any change it equals a fresh derivation, and its 
   const plane = new NodePlane('10.0.0.1');
   plane.update(small);
   let table = small;
-  const steps: ((t: VipTable) => VipTable)[] = [
+  const steps: ((t: ParsedVipTable) => ParsedVipTable)[] = [
     // a backend replaced
     (t) => ({
       vips: t.vips.map((v) =>
-        v.ip === '11.0.0.37' ? { ...v, backends: [v.backends[0]!, { ...v.backends[1]!, ip: '9.0.3.2' }] } : v,
+        v.ip === '11.0.0.37'
+          ? P({ ...v, backends: [v.backends[0]!, { ...v.backends[1]!, ip: '9.0.3.2' }] })
+          : v,
       ),
     }),
     // a VIP added, with a local backend sharing a hairpin pair with another VIP
-    (t) => ({ vips: [...t.vips, { ...small.vips[0]!, ip: '11.0.0.99', port: 81 }] }),
+    (t) => ({ vips: [...t.vips, P({ ...small.vips[0]!, ip: '11.0.0.99', port: 81 })] }),
     // weights change: slot count and chain change
     (t) => ({
       vips: t.vips.map((v) =>
-        v.ip === '11.0.0.99' ? { ...v, backends: [{ ...v.backends[0]!, weight: 1 }, v.backends[1]!] } : v,
+        v.ip === '11.0.0.99' ? P({ ...v, backends: [{ ...v.backends[0]!, weight: 1 }, v.backends[1]!] }) : v,
       ),
     }),
     // one of the two VIPs sharing the hairpin pair goes; the pair must stay
@@ -409,12 +430,12 @@ test('incremental plane: after any change it equals a fresh derivation, and its 
     // an IP VIP loses its backends, another appears on the same address (route shared)
     (t) => ({
       vips: [
-        ...t.vips.map((v) => (v.ip === '192.0.2.10' ? { ...v, backends: [] } : v)),
-        { ...small.vips[2]!, port: 54 },
+        ...t.vips.map((v) => (v.ip === '192.0.2.10' ? P({ ...v, backends: [] }) : v)),
+        P({ ...small.vips[2]!, port: 54 }),
       ],
     }),
     // affinity flips
-    (t) => ({ vips: t.vips.map((v) => (v.port === 54 ? { ...v, affinity: false } : v)) }),
+    (t) => ({ vips: t.vips.map((v) => (v.port === 54 ? P({ ...v, affinity: false }) : v)) }),
     // everything goes
     () => ({ vips: [] }),
   ];
@@ -446,15 +467,15 @@ test('incremental plane: departed targets are reported per VIP (for the conntrac
   const plane = new NodePlane('10.0.0.2');
   plane.update(small);
   const change = plane.update({ vips: small.vips.filter((v) => v.ip !== '11.0.0.38') });
-  assert.deepEqual(change.departed.map((d) => `${d.protocol} ${d.ip}:${d.port} -> ${d.target}`).sort(), [
-    'tcp 11.0.0.38:8080 -> 10.0.0.1 . 31001',
-    'tcp 11.0.0.38:8080 -> 172.31.1.2 . 8080',
-  ]);
+  assert.deepEqual(
+    change.departed.map((d) => `${d.protocol} ${d.ip}:${d.port} -> ${d.backendIp} . ${d.backendPort}`).sort(),
+    ['tcp 11.0.0.38:8080 -> 10.0.0.1 . 31001', 'tcp 11.0.0.38:8080 -> 172.31.1.2 . 8080'],
+  );
   assert.equal(plane.update({ vips: small.vips.filter((v) => v.ip !== '11.0.0.38') }).script, '');
   assert.deepEqual(
     plane
       .update(small)
-      .arrived.map((d) => `${d.protocol} ${d.ip}:${d.port} -> ${d.target}`)
+      .arrived.map((d) => `${d.protocol} ${d.ip}:${d.port} -> ${d.backendIp} . ${d.backendPort}`)
       .sort(),
     ['tcp 11.0.0.38:8080 -> 10.0.0.1 . 31001', 'tcp 11.0.0.38:8080 -> 172.31.1.2 . 8080'],
   );

@@ -9,13 +9,15 @@ import {
   nodeInfoFrom,
   renderCniConflist,
   renderDcosPortMapperConf,
-  renderMasqueradeTable,
+  parseAgentInfo,
   retry,
-  type AgentInfo,
 } from '../../src/overlay/index.js';
+import { renderMasqueradeTable } from '../../src/kernel/index.js';
+import { must, parseIpv4Cidr, parseIpv6Cidr } from '../../src/net/index.js';
 import { fixture } from '../helpers/fixtures.js';
 
-const agent = JSON.parse(fixture('overlay-agent-172.17.0.4.json')) as AgentInfo;
+// As the agent reads the master's answer.
+const agent = parseAgentInfo(JSON.parse(fixture('overlay-agent-172.17.0.4.json'))).info!;
 const dcos = agent.overlays![0]!;
 const dcos6 = agent.overlays![1]!;
 
@@ -96,7 +98,10 @@ test('an existing Docker network is checked, not trusted (bug B7)', () => {
 
 test('masquerading table: overlay-to-overlay untouched, everything else leaving the overlays masqueraded', () => {
   assert.equal(
-    renderMasqueradeTable(['9.0.0.0/8'], ['fd01:b::/64']),
+    renderMasqueradeTable({
+      overlays4: [must(parseIpv4Cidr('9.0.0.0/8'))],
+      overlays6: [must(parseIpv6Cidr('fd01:b::/64'))],
+    }),
     [
       'table inet dcnet_overlay {}',
       'delete table inet dcnet_overlay',
@@ -119,7 +124,7 @@ test('masquerading table: overlay-to-overlay untouched, everything else leaving 
     ].join('\n'),
   );
   assert.equal(
-    renderMasqueradeTable([], []),
+    renderMasqueradeTable({ overlays4: [], overlays6: [] }),
     'table inet dcnet_overlay {}\ndelete table inet dcnet_overlay\n',
   );
 });
@@ -165,7 +170,7 @@ test('what a node publishes: one VTEP, every configured overlay with its whole s
     ['dcos'],
   );
   assert.equal(
-    nodeInfoFrom({ ip: '1.2.3.4' }, () => true),
+    nodeInfoFrom(parseAgentInfo({ ip: '192.0.2.4' }).info!, () => true),
     undefined,
   );
 });

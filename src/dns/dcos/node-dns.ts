@@ -4,7 +4,8 @@
 // masters and the store are away.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { readAddrs, run } from '../../kernel/index.js';
+import { ipBatch, readAddrs } from '../../kernel/index.js';
+import { must, parseIfName, parseIpv4Cidr } from '../../net/index.js';
 import type { Store } from '../../store/index.js';
 import {
   createDcosDnsRouter,
@@ -56,9 +57,12 @@ export interface NodeDns {
 
 /** Puts the node-local DNS address on `lo` when something must listen on it (idempotent). */
 export async function ensureSpartanAddress(log: Logger): Promise<void> {
-  const addrs = await readAddrs('lo');
+  const lo = must(parseIfName('lo'));
+  const addr = must(parseIpv4Cidr(`${SPARTAN_IP}/32`));
+  const addrs = await readAddrs(lo);
   if (addrs.some((a) => a.split('/')[0] === SPARTAN_IP)) return;
-  await run('ip', ['addr', 'add', `${SPARTAN_IP}/32`, 'dev', 'lo']);
+  const { failures } = await ipBatch([{ op: 'addr-add', dev: lo, addr }]);
+  if (failures.length > 0) throw new Error(`${failures[0]!.line}: ${failures[0]!.error}`);
   log.info({ address: SPARTAN_IP }, 'node-local DNS address added to lo');
 }
 

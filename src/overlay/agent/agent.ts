@@ -3,20 +3,25 @@
 // into the store under a lease, and programs routes, neighbours and FDB entries for every peer it
 // sees there. What is programmed stays programmed while the master or store is away.
 import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { DockerClient, ensureSysctl, nftApply, type RunOptions } from '../../kernel/index.js';
+import { applyMasquerade, DockerClient, ensureSysctl, type RunOptions } from '../../kernel/index.js';
+import { describeIssues, must, parseIpv4, type Ipv4, type Ipv4Cidr, type Ipv6Cidr } from '../../net/index.js';
+import { Rejections } from '../../reconcile/index.js';
 import { StoreError, type Store, type Watch, type WatchEvent } from '../../store/index.js';
 import { plainClient, type ControlClient } from '../../pki/index.js';
 import { DEFAULT_VTEP_MTU } from '../../config/index.js';
 import { agentInfoJson } from '../render.js';
 import {
-  agentInfoSchema,
   nodeKey,
+  nodeStatusKey,
   NODES_PREFIX,
+  parseAgentInfo,
   type AgentInfo,
   type AgentOverlayInfo,
+  type NodeStatus,
   type OverlayStatus,
+  type ParsedAgentInfo,
+  type ParsedAgentOverlay,
 } from '../types.js';
 import {
   DataplaneReconciler,
@@ -25,9 +30,8 @@ import {
   type NodeInfo,
   type ReconcileResult,
 } from '../dataplane/index.js';
-import { renderCniConflist, renderDcosPortMapperConf } from './cni.js';
+import { cniConfigPath, renderCniConflist, renderDcosPortMapperConf } from './cni.js';
 import { dockerNetworkDifferences, dockerNetworkSpec } from './docker-network.js';
-import { renderMasqueradeTable } from './masquerade.js';
 import { abortableSleep, retry } from './backoff.js';
 
 export interface AgentOptions {
@@ -56,6 +60,8 @@ export interface AgentOptions {
   readonly log: Logger;
   readonly kernel?: RunOptions;
   readonly onApplied?: (result: ReconcileResult, ms: number) => void;
+  /** Where refused inputs are recorded (shared with the node's other roles). */
+  readonly rejections?: Rejections;
 }
 
 interface OverlayState {
@@ -70,7 +76,7 @@ async function writeFileAtomic(path: string, text: string): Promise<void> {
 }
 
 /** The node's publication, from the master's answer; only overlays configured without error. */
-export function nodeInfoFrom(info: AgentInfo, ok: (name: string) => boolean): NodeInfo | undefined {
+export function nodeInfoFrom(info: ParsedAgentInfo, ok: (name: string) => boolean): NodeInfo | undefined {
   const first = info.overlays?.[0];
   if (!first) return undefined;
   const vx = first.backend.vxlan;
@@ -90,7 +96,7 @@ export function nodeInfoFrom(info: AgentInfo, ok: (name: string) => boolean): No
 }
 
 export class OverlayAgent {
-  private info: AgentInfo | undefined;
+  private info: ParsedAgentInfo | undefined;
   private readonly states = new Map<string, OverlayState>();
   private attempts = 0;
   private self: NodeInfo | undefined;
@@ -108,13 +114,20 @@ export class OverlayAgent {
   /** Docker was not reachable at the last configuration: retried on every resync. */
   private dockerPending = false;
   private dockerRetrying = false;
+  private readonly ip: Ipv4;
+  readonly rejections: Rejections;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private statusWritten: string | undefined;
 
   constructor(private readonly o: AgentOptions) {
+    this.ip = must(parseIpv4(o.ip, 'ip'));
+    this.rejections = o.rejections ?? new Rejections(o.log);
     this.reconciler = new DataplaneReconciler(
       o.log.child({ part: 'dataplane' }),
       o.kernel ?? {},
       o.onApplied,
     );
+    this.rejections.onChange(() => this.publishStatusSoon());
   }
 
   get registered(): boolean {
@@ -127,6 +140,31 @@ export class OverlayAgent {
 
   get dataplaneError(): string | undefined {
     return this.reconciler.error;
+  }
+
+  /** Entries the kernel refused in the last data plane run (the rest was applied). */
+  get dataplaneFailures(): ReconcileResult['failures'] {
+    return this.reconciler.failures;
+  }
+
+  /** This node's status: what it refused and what its kernel refused. `limit` bounds the list (the
+   *  published document, `overlay/node-status/<ip>`, keeps it small; the count says how many). */
+  status(limit = 100): NodeStatus {
+    const error = this.reconciler.error;
+    return {
+      ip: this.ip,
+      updated: new Date().toISOString(),
+      rejected_keys: this.rejections.size,
+      rejected: this.rejections
+        .list(limit)
+        .map((r) => ({ ...r, key: r.key.slice(0, 600), problem: r.problem.slice(0, 600) })),
+      dataplane: {
+        ...(error !== undefined && { error: error.slice(0, 600) }),
+        failures: this.reconciler.failures
+          .slice(0, 100)
+          .map((f) => ({ line: f.line.slice(0, 600), error: f.error.slice(0, 600) })),
+      },
+    };
   }
 
   /** GET /overlay-agent/overlay: the master's answer plus this node's configuration outcome. */
@@ -158,6 +196,7 @@ export class OverlayAgent {
     this.abort.abort();
     for (const t of this.timers) clearInterval(t);
     clearInterval(this.keepAliveTimer);
+    clearTimeout(this.statusTimer);
     this.watch?.close();
     // The lease is left to expire: a restart within the grace period keeps routes everywhere.
   }
@@ -192,7 +231,7 @@ export class OverlayAgent {
     return this.registering;
   }
 
-  private async registerOnce(): Promise<AgentInfo> {
+  private async registerOnce(): Promise<ParsedAgentInfo> {
     const master = this.o.masterUrls[this.masterIndex++ % this.o.masterUrls.length]!;
     const res = await (this.o.client ?? plainClient).fetch(`${master}/overlay-master/agents`, {
       method: 'POST',
@@ -207,16 +246,27 @@ export class OverlayAgent {
     const text = await res.text();
     if (!res.ok) throw new Error(`master ${master} answered ${res.status}: ${text.slice(0, 300)}`);
     this.masterIndex--; // it answered: keep using it
-    const parsed = agentInfoSchema.safeParse(JSON.parse(text));
-    if (!parsed.success) {
-      throw new Error(
-        `master's answer is not an AgentInfo: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-      );
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      doc = undefined;
     }
-    return parsed.data as AgentInfo;
+    const { info, rejected } = parseAgentInfo(doc);
+    // Parts of the answer refused now are listed; parts refused before and fine now are not.
+    this.rejections.retainOnly('master', new Set(rejected.map((r) => `agent-info ${r.part}`)));
+    for (const r of rejected) this.rejections.reject('master', `agent-info ${r.part}`, r.fields);
+    if (!info) throw new Error(`master ${master}'s answer is not an AgentInfo; see the rejected inputs`);
+    if (info.ip !== this.ip) {
+      this.rejections.reject('master', 'agent-info answer', [
+        { field: 'ip', problem: `is ${info.ip}, not this node (${this.ip})` },
+      ]);
+      throw new Error(`master ${master} answered for ${info.ip}, not for this node`);
+    }
+    return info;
   }
 
-  private async onRegistered(info: AgentInfo): Promise<void> {
+  private async onRegistered(info: ParsedAgentInfo): Promise<void> {
     const same = this.info !== undefined && agentInfoJson(this.info) === agentInfoJson(info);
     const allOk = [...this.states.values()].every((s) => s.status === 'STATUS_OK');
     if (same && allOk && this.states.size === (info.overlays?.length ?? 0)) {
@@ -234,7 +284,7 @@ export class OverlayAgent {
     await this.acknowledge();
   }
 
-  private async configure(info: AgentInfo): Promise<void> {
+  private async configure(info: ParsedAgentInfo): Promise<void> {
     this.attempts++;
     const overlays = info.overlays ?? [];
     for (const o of overlays) this.states.set(o.info.name, { status: 'STATUS_CONFIGURING' });
@@ -242,9 +292,9 @@ export class OverlayAgent {
       if (!overlays.some((o) => o.info.name === name)) this.states.delete(name);
     const nodeErrors: string[] = [];
     try {
-      await ensureSysctl('net.ipv4.ip_forward', '1');
+      await ensureSysctl('net.ipv4.ip_forward', '1', this.o.kernel);
       if (overlays.some((o) => o.subnet6 !== undefined))
-        await ensureSysctl('net.ipv6.conf.all.forwarding', '1');
+        await ensureSysctl('net.ipv6.conf.all.forwarding', '1', this.o.kernel);
     } catch (err) {
       nodeErrors.push(`sysctl: ${(err as Error).message}`);
     }
@@ -259,9 +309,9 @@ export class OverlayAgent {
     }
     if (this.o.mesosBridge || this.o.dockerBridge) {
       try {
-        const v4 = overlays.map((o) => o.info.subnet).filter((s): s is string => s !== undefined);
-        const v6 = overlays.map((o) => o.info.subnet6).filter((s): s is string => s !== undefined);
-        await nftApply(renderMasqueradeTable(v4, v6), this.o.kernel);
+        const overlays4 = overlays.map((o) => o.info.subnet).filter((s): s is Ipv4Cidr => s !== undefined);
+        const overlays6 = overlays.map((o) => o.info.subnet6).filter((s): s is Ipv6Cidr => s !== undefined);
+        await applyMasquerade({ overlays4, overlays6 }, this.o.kernel);
       } catch (err) {
         nodeErrors.push(`masquerade: ${(err as Error).message}`);
       }
@@ -296,7 +346,7 @@ export class OverlayAgent {
     this.self = nodeInfoFrom(info, (name) => this.states.get(name)?.status === 'STATUS_OK');
   }
 
-  private async writeCni(o: AgentOverlayInfo): Promise<void> {
+  private async writeCni(o: ParsedAgentOverlay): Promise<void> {
     const opts = {
       mtu: this.o.overlayMtu,
       ...(this.o.cniDataDir !== undefined && { dataDir: this.o.cniDataDir }),
@@ -305,12 +355,12 @@ export class OverlayAgent {
     if (!list) return;
     await mkdir(this.o.cniDir, { recursive: true });
     await writeFileAtomic(
-      join(this.o.cniDir, `${o.info.name}.conflist`),
+      cniConfigPath(this.o.cniDir, o.info.name, 'conflist'),
       `${JSON.stringify(list, null, 2)}\n`,
     );
     if (this.o.dcosPortMapper) {
       const conf = renderDcosPortMapperConf(o, opts);
-      if (conf !== undefined) await writeFileAtomic(join(this.o.cniDir, `${o.info.name}.conf`), conf);
+      if (conf !== undefined) await writeFileAtomic(cniConfigPath(this.o.cniDir, o.info.name, 'conf'), conf);
     }
   }
 
@@ -328,7 +378,7 @@ export class OverlayAgent {
     }
   }
 
-  private async ensureDockerNetwork(docker: DockerClient, o: AgentOverlayInfo): Promise<void> {
+  private async ensureDockerNetwork(docker: DockerClient, o: ParsedAgentOverlay): Promise<void> {
     const spec = dockerNetworkSpec(o, this.o.overlayMtu, this.o.enableIpv6);
     if (!spec) return;
     const existing = await docker.inspectNetwork(spec.Name);
@@ -374,6 +424,7 @@ export class OverlayAgent {
     try {
       if (this.lease === undefined) {
         this.lease = await store.grantLease(this.o.gracePeriodS);
+        this.statusWritten = undefined;
         clearInterval(this.keepAliveTimer);
         this.keepAliveTimer = setInterval(
           () => void this.keepAlive(),
@@ -383,6 +434,7 @@ export class OverlayAgent {
       }
       await store.put(nodeKey(self.ip), JSON.stringify(self), { lease: this.lease });
       this.storeUp();
+      this.publishStatusSoon();
     } catch (err) {
       if (err instanceof StoreError && err.code === 'lease-not-found') {
         this.lease = undefined;
@@ -425,18 +477,29 @@ export class OverlayAgent {
     this.storeReachable = false;
   }
 
+  /** One peer's publication, parsed; a refused one is recorded (key and field) and skipped. */
   private parsePeer(key: string, value: string): NodeInfo | undefined {
+    let doc: unknown;
     try {
-      const parsed = nodeInfoSchema.safeParse(JSON.parse(value));
-      if (parsed.success) return parsed.data;
-      this.o.log.warn(
-        { key, problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) },
-        'ignoring malformed peer info',
-      );
+      doc = JSON.parse(value);
     } catch {
-      this.o.log.warn({ key }, 'ignoring peer info that is not JSON');
+      this.rejections.reject('peer', key, [{ field: '(value)', problem: 'is not JSON' }]);
+      return undefined;
     }
-    return undefined;
+    const parsed = nodeInfoSchema.safeParse(doc);
+    if (!parsed.success) {
+      this.rejections.reject('peer', key, describeIssues(parsed.error));
+      return undefined;
+    }
+    // A publication sits under its own node's key: one node cannot speak for another.
+    if (key !== nodeKey(parsed.data.ip)) {
+      this.rejections.reject('peer', key, [
+        { field: 'ip', problem: `is ${parsed.data.ip}, not the node of its key` },
+      ]);
+      return undefined;
+    }
+    this.rejections.accept('peer', key);
+    return parsed.data;
   }
 
   /** Loads every peer, then follows changes from the next revision; resyncs when history is gone. */
@@ -448,6 +511,7 @@ export class OverlayAgent {
         try {
           const { kvs, revision } = await store.range(NODES_PREFIX);
           this.peers.clear();
+          this.rejections.retainOnly('peer', new Set(kvs.map((kv) => kv.key)));
           for (const kv of kvs) {
             const peer = this.parsePeer(kv.key, kv.value);
             if (peer) this.peers.set(kv.key, peer);
@@ -485,6 +549,7 @@ export class OverlayAgent {
     for (const ev of events) {
       if (ev.type === 'delete') {
         this.peers.delete(ev.kv.key);
+        this.rejections.accept('peer', ev.kv.key);
         if (ev.kv.key === nodeKey(this.o.ip) && !this.abort.signal.aborted) {
           this.o.log.warn('our node info was deleted (agent deleted on the master?); registering again');
           this.lease = undefined;
@@ -533,7 +598,37 @@ export class OverlayAgent {
     if (full) void this.retryDocker();
     if (!this.self) return;
     const { desired, problems } = deriveDataplane(this.self, [...this.peers.values()], this.vtepMtu);
-    for (const p of problems) this.o.log.warn(p, 'ignoring peer');
-    void this.reconciler.request(desired, full);
+    // Conflicts between peers (two claiming one VTEP address or MAC) are refusals of the later one.
+    const conflicted = new Set(problems.map((p) => nodeKey(p.peer)));
+    for (const p of problems)
+      this.rejections.reject('peer', nodeKey(p.peer), [{ field: p.field, problem: p.problem }]);
+    for (const key of this.peers.keys()) if (!conflicted.has(key)) this.rejections.accept('peer', key);
+    void this.reconciler.request(desired, full).then(() => this.publishStatusSoon());
+  }
+
+  /** Writes the status document soon (coalesced), under the node's lease, when it changed. */
+  private publishStatusSoon(): void {
+    if (this.statusTimer || this.abort.signal.aborted) return;
+    this.statusTimer = setTimeout(() => {
+      this.statusTimer = undefined;
+      void this.publishStatus();
+    }, 200);
+    this.statusTimer.unref();
+  }
+
+  private async publishStatus(): Promise<void> {
+    if (this.lease === undefined) return; // published with the node info once there is a lease
+    const { updated: _u, ...doc } = this.status();
+    const text = JSON.stringify(doc);
+    if (text === this.statusWritten) return;
+    try {
+      await this.o.store.put(nodeStatusKey(this.ip), JSON.stringify(this.status()), { lease: this.lease });
+      this.statusWritten = text;
+    } catch (err) {
+      this.o.log.debug(
+        { err: (err as Error).message },
+        'node status not published; retried at the next change',
+      );
+    }
   }
 }

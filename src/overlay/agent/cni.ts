@@ -1,7 +1,8 @@
 // CNI network configs for Mesos containers (specs/overlay.md §4.4): one conflist per overlay with a
 // Mesos bridge, for the real plugins (bridge + host-local + portmap), with IPv6 ranges beyond the
 // original; and the DC/OS port-mapper form byte for byte for those who still run it.
-import { stoutEscape } from '../../net/index.js';
+import { dirname, join, resolve } from 'node:path';
+import { isOverlayName, quote, stoutEscape, type OverlayName } from '../../net/index.js';
 import type { CniConflist } from '../../kernel/index.js';
 import type { AgentOverlayInfo } from '../types.js';
 
@@ -63,4 +64,14 @@ export function renderDcosPortMapperConf(overlay: AgentOverlayInfo, opts: CniOpt
       delegate: bridgePlugin(bridge.name, opts, { subnet: bridge.ip, routes: [{ dst: '0.0.0.0/0' }] }),
     }),
   );
+}
+
+/** `<dir>/<overlay>.<ext>`: the name is re-checked against the overlay grammar and the result must
+ *  sit directly in `dir`, so that no overlay name can become a path elsewhere. */
+export function cniConfigPath(dir: string, name: OverlayName, ext: 'conflist' | 'conf'): string {
+  if (!isOverlayName(name)) throw new Error(`refusing CNI config name ${quote(name)}: not an overlay name`);
+  const path = join(dir, `${name}.${ext}`);
+  if (dirname(resolve(path)) !== resolve(dir))
+    throw new Error(`refusing CNI config path ${quote(path)}: outside ${quote(dir)}`);
+  return path;
 }

@@ -2,17 +2,21 @@
 // bridge d-<name>, no masquerading (dcnet's nftables rule does that), the overlay MTU. An existing
 // network is checked against what it should be (the original reused it blindly, bug B7).
 import type { DockerNetwork, NetworkCreate } from '../../kernel/index.js';
-import type { AgentOverlayInfo } from '../types.js';
+import type { IpCidr } from '../../net/index.js';
+import type { ParsedAgentOverlay } from '../types.js';
 
 export function dockerNetworkSpec(
-  overlay: AgentOverlayInfo,
+  overlay: ParsedAgentOverlay,
   mtu: number,
   enableIpv6: boolean,
 ): NetworkCreate | undefined {
   const bridge = overlay.docker_bridge;
   if (!bridge) return undefined;
   const v6 = enableIpv6 ? bridge.ip6 : undefined;
-  const subnets = [...(bridge.ip !== undefined ? [bridge.ip] : []), ...(v6 !== undefined ? [v6] : [])];
+  const subnets: IpCidr[] = [
+    ...(bridge.ip !== undefined ? [bridge.ip] : []),
+    ...(v6 !== undefined ? [v6] : []),
+  ];
   if (subnets.length === 0) return undefined;
   return {
     Name: overlay.info.name,
@@ -23,7 +27,7 @@ export function dockerNetworkSpec(
     Options: {
       'com.docker.network.bridge.name': bridge.name,
       'com.docker.network.bridge.enable_ip_masquerade': 'false',
-      'com.docker.network.driver.mtu': String(mtu),
+      'com.docker.network.driver.mtu': `${mtu}`,
     },
   };
 }
@@ -31,7 +35,7 @@ export function dockerNetworkSpec(
 /** What differs between an existing network and the spec; empty when it can be used. */
 export function dockerNetworkDifferences(existing: DockerNetwork, spec: NetworkCreate): string[] {
   const out: string[] = [];
-  const have = new Set((existing.IPAM.Config ?? []).map((c) => c.Subnet));
+  const have = new Set<string>((existing.IPAM.Config ?? []).map((c) => c.Subnet ?? ''));
   for (const { Subnet } of spec.IPAM.Config)
     if (!have.has(Subnet)) out.push(`subnet ${Subnet} missing (has ${[...have].join(', ') || 'none'})`);
   const bridgeKey = 'com.docker.network.bridge.name';

@@ -6,7 +6,6 @@ export {
   type AgentRole,
   type AgentRoleContext,
 } from './server.js';
-export { renderCniConflist, renderDcosPortMapperConf, type CniOptions } from './cni.js';
+export { cniConfigPath, renderCniConflist, renderDcosPortMapperConf, type CniOptions } from './cni.js';
 export { dockerNetworkSpec, dockerNetworkDifferences } from './docker-network.js';
-export { renderMasqueradeTable, MASQ_TABLE } from './masquerade.js';
 export { retry, backoffBound } from './backoff.js';

@@ -3,11 +3,15 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Logger } from 'pino';
+import { MAX_LISTED, Rejections } from '../../reconcile/index.js';
 import { HttpStore, type Store } from '../../store/index.js';
 import { plainClient, tlsClient, type TlsFiles } from '../../pki/index.js';
 import { OverlayAgent, type AgentOptions } from './agent.js';
 
-export interface AgentServerOptions extends Omit<AgentOptions, 'store' | 'log' | 'onApplied' | 'client'> {
+export interface AgentServerOptions extends Omit<
+  AgentOptions,
+  'store' | 'log' | 'onApplied' | 'client' | 'rejections'
+> {
   /** This node's agent certificate: registration and the store over https, to masters only.
    *  Without it, plain HTTP (`--insecure`). The agent's own read-only endpoint stays plain. */
   readonly tls?: TlsFiles;
@@ -25,6 +29,8 @@ export interface AgentRoleContext {
   readonly registry: Registry;
   readonly store: Store;
   readonly log: Logger;
+  /** The node's one record of refused inputs (served at /rejections, published for dcnet status). */
+  readonly rejections: Rejections;
 }
 
 /** Started before the HTTP endpoint listens (so it can add routes); closed before the store. */
@@ -66,11 +72,13 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
   // One client for registration and the store: connections to the master are shared.
   const client = opts.tls ? tlsClient(opts.tls, { requirePeerRole: 'master' }) : plainClient;
   const store = opts.store ?? new HttpStore(opts.masterUrls, { client });
+  const rejections = new Rejections(log, registry);
   const agent = new OverlayAgent({
     ...opts,
     client,
     store,
     log,
+    rejections,
     onApplied: (result, ms) => {
       seconds.observe(ms / 1000);
       if (result.changes > 0) {
@@ -85,6 +93,14 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
     registers: [registry],
     collect() {
       this.set(agent.peerCount);
+    },
+  });
+  new Gauge({
+    name: 'dcnet_overlay_dataplane_refused',
+    help: 'Data plane entries the kernel refused in the last reconciliation (the rest was applied)',
+    registers: [registry],
+    collect() {
+      this.set(agent.dataplaneFailures.length);
     },
   });
   new Gauge({
@@ -113,12 +129,20 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
   });
   app.get('/health', (_request, reply) => {
     const error = agent.dataplaneError;
+    const refused = agent.dataplaneFailures;
+    // Refused entries and rejected inputs are reported, not fatal: the rest is programmed.
     return reply.code(agent.registered && !error ? 200 : 503).send({
       registered: agent.registered,
       peers: agent.peerCount,
       ...(error !== undefined && { dataplane_error: error }),
+      ...(refused.length > 0 && { dataplane_refused: refused }),
+      ...(rejections.size > 0 && { rejected_inputs: rejections.size }),
     });
   });
+  // What this node refused (store entries, master answers) and what its kernel refused.
+  app.get('/rejections', (_request, reply) =>
+    reply.type('application/json').send(JSON.stringify(agent.status(MAX_LISTED))),
+  );
   app.get('/metrics', async (_request, reply) =>
     reply.type(registry.contentType).send(await registry.metrics()),
   );
@@ -129,7 +153,7 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
   };
   let url: string;
   try {
-    for (const role of opts.roles ?? []) started.push(await role({ app, registry, store, log }));
+    for (const role of opts.roles ?? []) started.push(await role({ app, registry, store, log, rejections }));
     url = await app.listen({ host: opts.host, port: opts.port });
   } catch (err) {
     await closeRoles();

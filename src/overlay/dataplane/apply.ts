@@ -1,6 +1,8 @@
 // Applies a desired data plane: read what the kernel has (`ip -j`, `bridge -j`), plan the
 // difference, apply it in one `ip -batch` and one `bridge -batch`. Runs are serialised and
 // coalesced: a request during a run causes exactly one more run with the newest desired state.
+// A command the kernel refuses (a route via an unreachable gateway, say) is reported with its line
+// and the rest of the batch still applies: one bad entry never holds back the others.
 import type { Logger } from 'pino';
 import {
   bridgeBatch,
@@ -11,15 +13,30 @@ import {
   readNeighbours,
   readRoutes,
   readRules,
+  type BatchResult,
   type RunOptions,
 } from '../../kernel/index.js';
 import { planEntries, planVtep, type ActualEntries } from './plan.js';
 import { OVERLAY_TABLE, ROUTE_PROTO, type DesiredDataplane } from './types.js';
 
+/** One command the kernel refused: its batch line and the tool's message. */
+export interface ItemFailure {
+  readonly line: string;
+  readonly error: string;
+}
+
 export interface ReconcileResult {
   readonly changes: number;
   readonly lines: readonly string[];
+  /** Commands the kernel refused; everything else in `lines` was applied. */
+  readonly failures: readonly ItemFailure[];
 }
+
+const failuresOf = (r: BatchResult<unknown>, prefix = ''): ItemFailure[] =>
+  r.failures.map((f) => ({ line: `${prefix}${f.line}`, error: f.error }));
+
+/** Without the device nothing else can be programmed: those failures fail the run. */
+const VTEP_FATAL = new Set(['link-del', 'link-add-vxlan', 'link-set']);
 
 export async function reconcileDataplane(
   want: DesiredDataplane,
@@ -27,8 +44,10 @@ export async function reconcileDataplane(
 ): Promise<ReconcileResult> {
   const link = await readLink(want.vtep.name, opts);
   const addrs = link ? await readAddrs(want.vtep.name, opts) : [];
-  const vtepLines = planVtep(want.vtep, link, addrs);
-  await ipBatch(vtepLines, opts);
+  const vtep = await ipBatch(planVtep(want.vtep, link, addrs), opts);
+  const fatal = vtep.failures.filter((f) => VTEP_FATAL.has(f.command.op));
+  if (fatal.length > 0)
+    throw new Error(`${want.vtep.name}: ${fatal.map((f) => `${f.line}: ${f.error}`).join('; ')}`);
   const [neighbours, fdb, routes, rules] = await Promise.all([
     readNeighbours(want.vtep.name, opts),
     readFdb(want.vtep.name, opts),
@@ -36,10 +55,14 @@ export async function reconcileDataplane(
     readRules(opts),
   ]);
   const plan = planEntries(want, { neighbours, fdb, routes, rules });
-  await ipBatch(plan.ip, opts);
-  await bridgeBatch(plan.bridge, opts);
-  const lines = [...vtepLines, ...plan.ip, ...plan.bridge.map((l) => `bridge ${l}`)];
-  return { changes: lines.length, lines };
+  const ip = await ipBatch(plan.ip, opts);
+  const bridge = await bridgeBatch(plan.bridge, opts);
+  const lines = [...vtep.lines, ...ip.lines, ...bridge.lines.map((l) => `bridge ${l}`)];
+  return {
+    changes: lines.length,
+    lines,
+    failures: [...failuresOf(vtep), ...failuresOf(ip), ...failuresOf(bridge, 'bridge ')],
+  };
 }
 
 /** A desired state seen as if it were the kernel's: the base of an incremental plan. */
@@ -53,10 +76,7 @@ export function asActual(d: DesiredDataplane): ActualEntries {
       dev: d.vtep.name,
       ...(r.table !== undefined && { table: String(r.table) }),
     })),
-    rules: d.rules.map((from) => {
-      const [src, len] = from.split('/');
-      return { priority: 0, src: src!, srclen: Number(len), table: String(OVERLAY_TABLE) };
-    }),
+    rules: d.rules.map((from) => ({ priority: 0, from, table: String(OVERLAY_TABLE) })),
   };
 }
 
@@ -70,10 +90,10 @@ export async function applyIncrement(
   opts: RunOptions = {},
 ): Promise<ReconcileResult> {
   const plan = planEntries(to, asActual(from));
-  await ipBatch(plan.ip, opts);
-  await bridgeBatch(plan.bridge, opts);
-  const lines = [...plan.ip, ...plan.bridge.map((l) => `bridge ${l}`)];
-  return { changes: lines.length, lines };
+  const ip = await ipBatch(plan.ip, opts);
+  const bridge = await bridgeBatch(plan.bridge, opts);
+  const lines = [...ip.lines, ...bridge.lines.map((l) => `bridge ${l}`)];
+  return { changes: lines.length, lines, failures: [...failuresOf(ip), ...failuresOf(bridge, 'bridge ')] };
 }
 
 export class DataplaneReconciler {
@@ -81,6 +101,7 @@ export class DataplaneReconciler {
   private pending: DesiredDataplane | undefined;
   private pendingFull = false;
   private lastError: string | undefined;
+  private lastFailures: readonly ItemFailure[] = [];
   /** What this reconciler last put into the kernel; undefined until a full run succeeded. */
   private applied: DesiredDataplane | undefined;
 
@@ -90,8 +111,14 @@ export class DataplaneReconciler {
     private readonly onApplied?: (result: ReconcileResult, ms: number) => void,
   ) {}
 
+  /** Why the last run failed as a whole (the kernel could not be read, the VTEP not made). */
   get error(): string | undefined {
     return this.lastError;
+  }
+
+  /** Commands the kernel refused in the last run; the rest of that run was applied. */
+  get failures(): readonly ItemFailure[] {
+    return this.lastFailures;
   }
 
   /** Requests a run with `want`; resolves when a run that includes it has finished. A full run
@@ -118,10 +145,22 @@ export class DataplaneReconciler {
           const result = base
             ? await applyIncrement(base, want, this.opts)
             : await reconcileDataplane(want, this.opts);
-          this.applied = want;
           const ms = performance.now() - started;
           if (result.changes > 0)
             this.log.info({ changes: result.lines, ms: Math.round(ms) }, 'data plane updated');
+          // Logged when new: a refusal retried on every resync is not news every second.
+          const known = new Set(this.lastFailures.map((f) => f.line));
+          for (const f of result.failures)
+            if (!known.has(f.line))
+              this.log.warn(
+                { command: f.line, error: f.error },
+                'kernel refused one data plane entry; the rest is applied',
+              );
+          // With refusals the kernel is not what `want` says: the next run reads it back and retries them.
+          this.applied = result.failures.length === 0 ? want : undefined;
+          if (result.failures.length === 0 && this.lastFailures.length > 0)
+            this.log.info('every data plane entry is programmed again');
+          this.lastFailures = result.failures;
           if (this.lastError) this.log.info('data plane repaired after earlier failure');
           this.lastError = undefined;
           this.onApplied?.(result, ms);

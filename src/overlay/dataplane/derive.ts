@@ -1,6 +1,7 @@
 // desired = derive(local node, peers): pure. The routes, neighbours and FDB entries that make
 // every peer's container subnets reachable through vtep1024 (specs/dcos-net.md §3.2, §3.4).
-import { parseCidr, formatCidr, networkOf, formatAddress } from '../../net/index.js';
+// Peers arrive parsed (typed fields); what is checked here is how they relate to each other.
+import { cidrAddress, cidrNetwork, hostCidr, must, parseIfName, type IpCidr } from '../../net/index.js';
 import {
   OVERLAY_TABLE,
   VXLAN_PORT,
@@ -10,17 +11,18 @@ import {
 } from './types.js';
 import { VNI, VTEP_NAME } from '../types.js';
 
+const VTEP = must(parseIfName(VTEP_NAME));
+
 /** The address part of a CIDR. */
 export const addressOf = (cidr: string): string => cidr.slice(0, cidr.indexOf('/'));
 
-/** Canonical text of a CIDR's network (peers may publish unmasked text). */
-function canonicalNet(text: string | undefined): string | undefined {
-  const c = text === undefined ? undefined : parseCidr(text);
-  return c && formatCidr({ ...c, addr: networkOf(c) });
-}
+const net = <C extends IpCidr>(c: C | undefined): C | undefined =>
+  c === undefined ? undefined : cidrNetwork(c);
 
 export interface DeriveProblem {
   readonly peer: string;
+  /** The field of the peer's publication that conflicts. */
+  readonly field: string;
   readonly problem: string;
 }
 
@@ -30,57 +32,73 @@ export function deriveDataplane(
   vtepMtu: number,
 ): { desired: DesiredDataplane; problems: DeriveProblem[] } {
   const problems: DeriveProblem[] = [];
-  const localNets4 = new Set(
-    local.overlays.map((o) => canonicalNet(o.overlay_subnet)).filter((s) => s !== undefined),
-  );
+  const localNets4 = new Set(local.overlays.map((o) => net(o.overlay_subnet)).filter((s) => s !== undefined));
   const localNets6 = new Set(
-    local.overlays.map((o) => canonicalNet(o.overlay_subnet6)).filter((s) => s !== undefined),
+    local.overlays.map((o) => net(o.overlay_subnet6)).filter((s) => s !== undefined),
   );
-  const neighbours = new Map<string, string>();
-  const fdb = new Map<string, string>();
+  const neighbours = new Map<string, DesiredDataplane['neighbours'][number]>();
+  const fdb = new Map<string, DesiredDataplane['fdb'][number]>();
   const routes = new Map<string, DesiredRoute>();
   const addRoute = (r: DesiredRoute): void => {
     routes.set(`${r.table ?? 'main'} ${r.dst}`, r);
   };
+  // A VTEP address or MAC is one node's: a second claim would steer the first one's traffic.
+  const vtepOwner = new Map<string, string>([
+    [cidrAddress(local.vtep.ip), local.ip],
+    [local.vtep.mac, local.ip],
+  ]);
+  const claim = (peer: NodeInfo, field: string, value: string): boolean => {
+    const owner = vtepOwner.get(value);
+    if (owner !== undefined && owner !== peer.ip) {
+      problems.push({ peer: peer.ip, field, problem: `${value} is already ${owner}'s` });
+      return false;
+    }
+    return true;
+  };
 
   for (const peer of [...peers].sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0))) {
     if (peer.ip === local.ip) continue;
-    const vtep4 = parseCidr(peer.vtep.ip);
-    if (!vtep4 || vtep4.family !== 4) {
-      problems.push({ peer: peer.ip, problem: `vtep.ip "${peer.vtep.ip}" is not an IPv4 CIDR` });
-      continue;
-    }
-    const via4 = formatAddress(4, vtep4.addr);
-    const vtep6 = peer.vtep.ip6 !== undefined ? parseCidr(peer.vtep.ip6) : undefined;
+    const via4 = cidrAddress(peer.vtep.ip);
     const via6 =
-      vtep6?.family === 6 && local.vtep.ip6 !== undefined ? formatAddress(6, vtep6.addr) : undefined;
-    let shared = false;
+      peer.vtep.ip6 !== undefined && local.vtep.ip6 !== undefined ? cidrAddress(peer.vtep.ip6) : undefined;
+    if (
+      !claim(peer, 'vtep.ip', via4) ||
+      !claim(peer, 'vtep.mac', peer.vtep.mac) ||
+      (via6 !== undefined && !claim(peer, 'vtep.ip6', via6))
+    )
+      continue;
+    const peerRoutes: DesiredRoute[] = [];
     for (const o of peer.overlays) {
-      const net4 = canonicalNet(o.overlay_subnet);
-      const slice4 = canonicalNet(o.subnet);
-      if (net4 !== undefined && localNets4.has(net4)) {
-        shared = true;
-        if (slice4 !== undefined) addRoute({ dst: slice4, via: via4 });
-      }
-      const net6 = canonicalNet(o.overlay_subnet6);
-      const slice6 = canonicalNet(o.subnet6);
-      if (net6 !== undefined && localNets6.has(net6)) {
-        shared = true;
-        if (slice6 !== undefined && via6 !== undefined) addRoute({ dst: slice6, via: via6 });
-      }
+      const net4 = net(o.overlay_subnet);
+      const slice4 = net(o.subnet);
+      if (net4 !== undefined && localNets4.has(net4) && slice4 !== undefined)
+        peerRoutes.push({ dst: slice4, via: via4 });
+      const net6 = net(o.overlay_subnet6);
+      const slice6 = net(o.subnet6);
+      if (net6 !== undefined && localNets6.has(net6) && slice6 !== undefined && via6 !== undefined)
+        peerRoutes.push({ dst: slice6, via: via6 });
     }
+    const shared = peer.overlays.some(
+      (o) =>
+        (o.overlay_subnet !== undefined && localNets4.has(net(o.overlay_subnet)!)) ||
+        (o.overlay_subnet6 !== undefined && localNets6.has(net(o.overlay_subnet6)!)),
+    );
     if (!shared) continue;
-    neighbours.set(via4, peer.vtep.mac);
-    if (via6 !== undefined) neighbours.set(via6, peer.vtep.mac);
-    fdb.set(peer.vtep.mac, peer.ip);
-    addRoute({ dst: `${peer.ip}/32`, via: via4, table: OVERLAY_TABLE });
+    vtepOwner.set(via4, peer.ip);
+    vtepOwner.set(peer.vtep.mac, peer.ip);
+    if (via6 !== undefined) vtepOwner.set(via6, peer.ip);
+    for (const r of peerRoutes) addRoute(r);
+    neighbours.set(via4, { ip: via4, mac: peer.vtep.mac });
+    if (via6 !== undefined) neighbours.set(via6, { ip: via6, mac: peer.vtep.mac });
+    fdb.set(peer.vtep.mac, { mac: peer.vtep.mac, dst: peer.ip });
+    addRoute({ dst: hostCidr(peer.ip), via: via4, table: OVERLAY_TABLE });
   }
 
   const rules = [...localNets4].sort();
   return {
     desired: {
       vtep: {
-        name: VTEP_NAME,
+        name: VTEP,
         vni: VNI,
         port: VXLAN_PORT,
         local: local.ip,
@@ -88,8 +106,8 @@ export function deriveDataplane(
         mtu: vtepMtu,
         addrs: [local.vtep.ip, ...(local.vtep.ip6 !== undefined ? [local.vtep.ip6] : [])],
       },
-      neighbours: [...neighbours].map(([ip, mac]) => ({ ip, mac })),
-      fdb: [...fdb].map(([mac, dst]) => ({ mac, dst })),
+      neighbours: [...neighbours.values()],
+      fdb: [...fdb.values()],
       routes: [...routes.values()],
       rules,
     },

@@ -7,4 +7,5 @@ export {
   asActual,
   DataplaneReconciler,
   type ReconcileResult,
+  type ItemFailure,
 } from './apply.js';

@@ -109,7 +109,7 @@ function addOverlays(
 }
 
 function byConfigOrder(config: NetworkConfig, overlays: AgentOverlayRecord[]): AgentOverlayRecord[] {
-  const order = new Map(config.overlays.map((o, i) => [o.name, i]));
+  const order = new Map<string, number>(config.overlays.map((o, i) => [o.name, i]));
   return overlays.sort((a, b) => (order.get(a.name) ?? Infinity) - (order.get(b.name) ?? Infinity));
 }
 

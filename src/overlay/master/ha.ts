@@ -7,7 +7,13 @@ import { z } from 'zod';
 import { plainClient, type ControlClient } from '../../pki/index.js';
 import type { NetworkConfig } from '../../config/index.js';
 import { LeaderElection, StoreError, type Compare, type LeaseId, type Store } from '../../store/index.js';
-import { AGENTS_PREFIX, NODES_PREFIX } from '../types.js';
+import {
+  AGENTS_PREFIX,
+  NODE_STATUS_PREFIX,
+  NODES_PREFIX,
+  nodeStatusSchema,
+  type NodeStatus,
+} from '../types.js';
 import { OverlayMaster, type MasterEvents } from './master.js';
 import type { MasterRef } from './api.js';
 
@@ -193,7 +199,26 @@ export interface ClusterStatus {
   leader: MasterIdentity | null;
   masters?: MasterIdentity[];
   store: { reachable: boolean; revision?: number; error?: string };
-  agents?: { ip: string; vtep: string; published: boolean; lease?: string }[];
+  agents?: {
+    ip: string;
+    vtep: string;
+    published: boolean;
+    lease?: string;
+    /** What the agent refused and what its kernel refused (its overlay/node-status/<ip>). */
+    status?: Omit<NodeStatus, 'ip'>;
+  }[];
+}
+
+/** An agent's status document; another node's text, so parsed and bounded (undefined if not). */
+function nodeStatus(value: string): Omit<NodeStatus, 'ip'> | undefined {
+  try {
+    const r = nodeStatusSchema.safeParse(JSON.parse(value));
+    if (!r.success) return undefined;
+    const { ip: _ip, ...rest } = r.data;
+    return rest;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The cluster as the store shows it: masters, leader, agents and whether they publish (so any
@@ -204,12 +229,14 @@ export async function clusterStatus(
   leader: MasterIdentity | undefined,
 ): Promise<ClusterStatus> {
   try {
-    const [masters, agents, nodes] = await Promise.all([
+    const [masters, agents, nodes, statuses] = await Promise.all([
       store.range(MASTERS_PREFIX),
       store.range(AGENTS_PREFIX),
       store.range(NODES_PREFIX),
+      store.range(NODE_STATUS_PREFIX),
     ]);
     const published = new Map(nodes.kvs.map((kv) => [kv.key.slice(NODES_PREFIX.length), kv.lease]));
+    const status = new Map(statuses.kvs.map((kv) => [kv.key.slice(NODE_STATUS_PREFIX.length), kv.value]));
     return {
       self,
       leader: leader ?? null,
@@ -223,11 +250,14 @@ export async function clusterStatus(
       agents: agents.kvs.map((kv) => {
         const ip = kv.key.slice(AGENTS_PREFIX.length);
         const lease = published.get(ip);
+        const text = status.get(ip);
+        const s = text === undefined ? undefined : nodeStatus(text);
         return {
           ip,
           vtep: (JSON.parse(kv.value) as { vtep: { ip: string } }).vtep.ip,
           published: lease !== undefined,
           ...(lease !== undefined && { lease }),
+          ...(s && { status: s }),
         };
       }),
     };

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { run } from '../../kernel/index.js';
+import { run } from '../../kernel/raw.js';
 import { parseApp, type App } from './apps.js';
 import { launchTask, type LaunchedTask } from './launcher.js';
 import type { Topology, TopoAgent } from './topology.js';

@@ -5,7 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cniAdd, cniDel, run, type CniConflist } from '../../kernel/index.js';
+import { cniAdd, cniDel, type CniConflist } from '../../kernel/index.js';
+import { run } from '../../kernel/raw.js';
 import type { App } from './apps.js';
 import type { TopoAgent } from './topology.js';
 import { TASK_SERVER } from './task-server.js';

@@ -5,8 +5,53 @@
 // Slots are filled in proportion to weight (smooth weighted round robin); a VIP's slot is
 // `numgen random mod M`, or `jhash ip saddr mod M` with client-IP affinity (fixed seed: every
 // node maps a client to the same backend).
-import type { Family } from '../net/index.js';
-import type { Vip, VipTable } from './types.js';
+//
+// It lives in kernel/ because it renders nft text: the VIP table comes in as typed values
+// (addresses, ports, a protocol enum), each field is re-checked where it becomes element text
+// (`contribution`), and only this folder turns the result into `nft -f` input.
+import {
+  ipFamily,
+  isIpAddr,
+  isPort,
+  type Family,
+  type IpAddr,
+  type Ipv4,
+  type Port,
+  type Branded,
+} from '../net/index.js';
+import { KernelInputError, need, needInt, needOneOf, runJson, type RunOptions } from './exec.js';
+import { nftApply } from './nft.js';
+
+export type L4Protocol = 'tcp' | 'udp';
+export const L4_PROTOCOLS: readonly L4Protocol[] = ['tcp', 'udp'];
+
+/** What the data plane needs of a backend (the L4LB's parsed VIP table fits this shape). */
+export interface L4lbBackend {
+  readonly ip: IpAddr;
+  readonly port: Port;
+  /** 1–100: share of new connections relative to the VIP's other backends. */
+  readonly weight: number;
+  /** The agent running the task (its underlay IP). */
+  readonly agent: IpAddr;
+  /** Bridge port mapping: on `agent` itself the container is reached directly. */
+  readonly local?: { readonly ip: IpAddr; readonly port: Port };
+}
+
+export interface L4lbVip {
+  readonly protocol: L4Protocol;
+  readonly ip: IpAddr;
+  readonly port: Port;
+  readonly family: Family;
+  readonly affinity?: boolean;
+  readonly backends: readonly L4lbBackend[];
+}
+
+export interface L4lbTable {
+  readonly vips: readonly L4lbVip[];
+}
+
+/** nft input that this module rendered (a caller cannot make one). */
+export type NftScript = Branded<string, 'NftScript'>;
 
 export const L4LB_TABLE = 'dcnet_l4lb';
 export const AFFINITY_SEED = '0x64636e74';
@@ -24,16 +69,12 @@ export const NAMED_RANGE6 = 'fd01:c::/64';
 export const GONE_TIMEOUT = '1h';
 
 /** `VIP . proto . backend ip . backend port`: an element of the gone sets. */
-export const goneElement = (d: Departed): string => `${d.ip} . ${d.protocol} . ${d.target}`;
-
-export interface NodeVip {
-  readonly family: Family;
-  readonly protocol: 'tcp' | 'udp';
-  readonly ip: string;
-  readonly port: number;
-  /** Backend targets as this node sends to them (`ip . port`), one per slot. */
-  readonly slots: readonly string[];
-  readonly chain: string;
+export function goneElement(d: Departed): string {
+  const c = 'nft dcnet_l4lb gone';
+  return (
+    `${need(isIpAddr, d.ip, c, 'ip')} . ${needOneOf(d.protocol, L4_PROTOCOLS, c, 'protocol')} . ` +
+    `${need(isIpAddr, d.backendIp, c, 'backendIp')} . ${need(isPort, d.backendPort, c, 'backendPort')}`
+  );
 }
 
 /** What one node programs; keys are nft element texts, so that diffs and read-backs compare strings. */
@@ -139,7 +180,31 @@ export interface Contribution {
   readonly targets: Set<string>;
 }
 
-export function contribution(v: Vip, selfIp: string): Contribution {
+/** Re-checks one VIP's fields before they become element text: a value that is not what its type
+ *  says (smuggled through a cast) is refused here, whatever the caller parsed. */
+function checkVip(v: L4lbVip): void {
+  const c = 'nft dcnet_l4lb';
+  needOneOf(v.protocol, L4_PROTOCOLS, c, 'protocol');
+  need(isIpAddr, v.ip, c, 'ip');
+  needOneOf(v.family, [4, 6] as unknown as readonly string[], c, 'family');
+  if (ipFamily(v.ip) !== v.family) throw new KernelInputError(c, 'family', v.family);
+  need(isPort, v.port, c, 'port');
+  for (const b of v.backends) {
+    need(isIpAddr, b.ip, c, 'backends.ip');
+    need(isPort, b.port, c, 'backends.port');
+    needInt(b.weight, 1, 100, c, 'backends.weight');
+    need(isIpAddr, b.agent, c, 'backends.agent');
+    if (ipFamily(b.ip) !== v.family) throw new KernelInputError(c, 'backends.ip', b.ip);
+    if (b.local !== undefined) {
+      need(isIpAddr, b.local.ip, c, 'backends.local.ip');
+      need(isPort, b.local.port, c, 'backends.local.port');
+      if (ipFamily(b.local.ip) !== v.family) throw new KernelInputError(c, 'backends.local.ip', b.local.ip);
+    }
+  }
+}
+
+export function contribution(v: L4lbVip, selfIp: Ipv4): Contribution {
+  checkVip(v);
   const element = `${v.ip} . ${v.protocol} . ${v.port}`;
   const hairpin: string[] = [];
   const targets = v.backends.map((b) => {
@@ -165,24 +230,38 @@ export function contribution(v: Vip, selfIp: string): Contribution {
   };
 }
 
-export function nodeDataplane(table: VipTable, selfIp: string): NodeDataplane {
+export function nodeDataplane(table: L4lbTable, selfIp: Ipv4): NodeDataplane {
   const plane = new NodePlane(selfIp);
   plane.update(table);
   return plane.current;
 }
 
-/** A departed backend of a VIP (its connections are flushed). */
+/** A departed (or arrived) backend of a VIP: its connections are flushed. */
 export interface Departed {
   readonly family: Family;
-  readonly protocol: string;
-  readonly ip: string;
-  readonly port: number;
-  readonly target: string;
+  readonly protocol: L4Protocol;
+  readonly ip: IpAddr;
+  readonly port: Port;
+  readonly backendIp: IpAddr;
+  readonly backendPort: Port;
+}
+
+/** A departed backend from the element texts this module made (`ip . port` targets). */
+function departedOf(c: Contribution, target: string): Departed {
+  const [backendIp, backendPort] = target.split(' . ');
+  return {
+    family: c.family,
+    protocol: c.key.slice(0, 3) as L4Protocol,
+    ip: vipIpOf(c.element) as IpAddr,
+    port: Number(c.key.slice(c.key.lastIndexOf('/') + 1)) as Port,
+    backendIp: backendIp as IpAddr,
+    backendPort: Number(backendPort) as Port,
+  };
 }
 
 export interface PlaneChange {
   /** The increment as one nft transaction ('' when nothing changed). */
-  readonly script: string;
+  readonly script: NftScript;
   /** A VIP needs a chain the kernel lacks: only a full load can make it (see PRESET_SLOTS). */
   readonly needsChain: boolean;
   readonly routesChanged: boolean;
@@ -195,7 +274,7 @@ export interface PlaneChange {
 const vipIpOf = (element: string): string => element.slice(0, element.indexOf(' '));
 
 interface PlaneEntry {
-  readonly vip: Vip;
+  readonly vip: L4lbVip;
   readonly c: Contribution;
   gen: number;
 }
@@ -207,12 +286,12 @@ export class NodePlane {
   readonly current: NodeDataplane = emptyDataplane();
   private readonly byKey = new Map<string, PlaneEntry>();
   /** Entries by VIP object: an unchanged VIP is recognised without building its key. */
-  private readonly known = new Map<Vip, PlaneEntry>();
+  private readonly known = new Map<L4lbVip, PlaneEntry>();
   private readonly refs = new Map<string, number>();
   private gen = 0;
   private loaded = false;
 
-  constructor(private readonly selfIp: string) {}
+  constructor(private readonly selfIp: Ipv4) {}
 
   private ref(set: Set<string>, tag: string, item: string, delta: number): void {
     const k = `${tag} ${item}`;
@@ -255,7 +334,7 @@ export class NodePlane {
     }
   }
 
-  update(table: VipTable): PlaneChange {
+  update(table: L4lbTable): PlaneChange {
     const d = this.current;
     const gen = ++this.gen;
     if (!this.loaded) {
@@ -271,7 +350,7 @@ export class NodePlane {
         this.known.set(v, e);
       }
       return {
-        script: '',
+        script: '' as NftScript,
         needsChain: false,
         routesChanged: true,
         departed: [],
@@ -279,7 +358,7 @@ export class NodePlane {
         changedVips: table.vips.length,
       };
     }
-    const changes: { old?: Contribution; now?: Contribution; vip?: Vip }[] = [];
+    const changes: { old?: Contribution; now?: Contribution; vip?: L4lbVip }[] = [];
     for (const v of table.vips) {
       const same = this.known.get(v);
       if (same) {
@@ -331,22 +410,12 @@ export class NodePlane {
         this.byKey.set(ch.now.key, e);
         this.known.set(ch.vip!, e);
       } else this.byKey.delete(ch.old!.key);
-      if (ch.old) {
-        const [ip, port] = [
-          vipIpOf(ch.old.element),
-          Number(ch.old.key.slice(ch.old.key.lastIndexOf('/') + 1)),
-        ];
+      if (ch.old)
         for (const target of ch.old.targets)
-          if (!ch.now?.targets.has(target))
-            departed.push({ family: ch.old.family, protocol: ch.old.key.slice(0, 3), ip, port, target });
-      }
-      if (ch.now) {
-        const ip = vipIpOf(ch.now.element);
-        const port = Number(ch.now.key.slice(ch.now.key.lastIndexOf('/') + 1));
+          if (!ch.now?.targets.has(target)) departed.push(departedOf(ch.old, target));
+      if (ch.now)
         for (const target of ch.now.targets)
-          if (!ch.old?.targets.has(target))
-            arrived.push({ family: ch.now.family, protocol: ch.now.key.slice(0, 3), ip, port, target });
-      }
+          if (!ch.old?.targets.has(target)) arrived.push(departedOf(ch.now, target));
     }
     // The increment: removals first, so that a re-added key never meets its old value.
     const dels: string[] = [];
@@ -372,7 +441,7 @@ export class NodePlane {
     // slots before the dispatch that uses them reads better: adds keep the be*-first order.
     const lines = [...dels, ...adds];
     return {
-      script: lines.length ? `${lines.join('\n')}\n` : '',
+      script: (lines.length ? `${lines.join('\n')}\n` : '') as NftScript,
       needsChain,
       routesChanged: routesBefore !== `${[...d.routes4].join()}|${[...d.routes6].join()}`,
       departed,
@@ -408,7 +477,7 @@ export interface RenderOptions {
 }
 
 /** The whole table, replacing any previous one in the same transaction. */
-export function renderTable(d: NodeDataplane, opts: RenderOptions = {}): string {
+export function renderTable(d: NodeDataplane, opts: RenderOptions = {}): NftScript {
   const withGone = opts.gone ?? true;
   const t = L4LB_TABLE;
   const L: string[] = [`table inet ${t} {}`, `delete table inet ${t}`, `table inet ${t} {`];
@@ -484,7 +553,7 @@ export function renderTable(d: NodeDataplane, opts: RenderOptions = {}): string 
   ]);
   block('chain filter-input', ['type filter hook input priority filter; policy accept;', ...toGone]);
   L.push('}');
-  return `${L.join('\n')}\n`;
+  return `${L.join('\n')}\n` as NftScript;
 }
 
 function diffMap(
@@ -511,7 +580,7 @@ function diffSet(L: string[], name: string, from: Set<string>, to: Set<string>):
 
 /** Only what changed, as one transaction ('' when nothing did); undefined when the change needs
  *  a chain the kernel does not have yet (then the caller loads the whole table). */
-export function renderDiff(from: NodeDataplane, to: NodeDataplane): string | undefined {
+export function renderDiff(from: NodeDataplane, to: NodeDataplane): NftScript | undefined {
   for (const name of to.chains.keys()) if (!from.chains.has(name)) return undefined;
   const L: string[] = [];
   diffMap(L, 'be4', from.slots4, to.slots4, false);
@@ -522,5 +591,147 @@ export function renderDiff(from: NodeDataplane, to: NodeDataplane): string | und
   diffSet(L, 'hairpin6', from.hairpin6, to.hairpin6);
   diffSet(L, 'ipvips4', from.ipvips4, to.ipvips4);
   diffSet(L, 'ipvips6', from.ipvips6, to.ipvips6);
-  return L.length ? `${L.join('\n')}\n` : '';
+  return (L.length ? `${L.join('\n')}\n` : '') as NftScript;
+}
+
+// ---- read-back ---------------------------------------------------------------------------------
+
+type NftDoc = { nftables: Record<string, unknown>[] };
+type NftElem = unknown;
+
+const concat = (x: NftElem): string => {
+  if (x && typeof x === 'object' && 'concat' in x) return (x.concat as unknown[]).map(String).join(' . ');
+  return String(x);
+};
+const verdictOf = (x: NftElem): string => {
+  if (x && typeof x === 'object') {
+    const v = x as { goto?: { target: string }; jump?: { target: string } };
+    return v.goto?.target ?? v.jump?.target ?? JSON.stringify(x);
+  }
+  return String(x);
+};
+
+/** What the kernel holds, in the same element-text form as NodeDataplane. */
+export interface KernelL4lb {
+  readonly maps: Map<string, Map<string, string>>;
+  readonly sets: Map<string, Set<string>>;
+  readonly rules: Map<string, number>;
+}
+
+export function parseKernelTable(doc: NftDoc): KernelL4lb {
+  const maps = new Map<string, Map<string, string>>();
+  const sets = new Map<string, Set<string>>();
+  const rules = new Map<string, number>();
+  for (const item of doc.nftables) {
+    if ('map' in item) {
+      const m = item.map as { name: string; map: string; elem?: [NftElem, NftElem][] };
+      const verdict = m.map === 'verdict';
+      maps.set(
+        m.name,
+        new Map((m.elem ?? []).map(([k, v]) => [concat(k), verdict ? verdictOf(v) : concat(v)])),
+      );
+    } else if ('set' in item) {
+      const s = item.set as { name: string; elem?: NftElem[] };
+      sets.set(s.name, new Set((s.elem ?? []).map(concat)));
+    } else if ('chain' in item) {
+      const c = item.chain as { name: string };
+      if (!rules.has(c.name)) rules.set(c.name, 0);
+    } else if ('rule' in item) {
+      const r = item.rule as { chain: string };
+      rules.set(r.chain, (rules.get(r.chain) ?? 0) + 1);
+    }
+  }
+  return { maps, sets, rules };
+}
+
+const sameMap = (a: Map<string, string> | undefined, b: Map<string, string>): boolean =>
+  a !== undefined && a.size === b.size && [...b].every(([k, v]) => a.get(k) === v);
+const sameSet = (a: Set<string> | undefined, b: Set<string>): boolean =>
+  a !== undefined && a.size === b.size && [...b].every((k) => a.has(k));
+
+/** Differences between the kernel and the desired data plane, named (empty = in sync). */
+export function driftOf(kernel: KernelL4lb, want: NodeDataplane, opts: { gone?: boolean } = {}): string[] {
+  const g = (opts.gone ?? true) ? 1 : 0;
+  const out: string[] = [];
+  const maps: [string, Map<string, string>][] = [
+    ['vips4', want.vips4],
+    ['vips6', want.vips6],
+    ['be4', want.slots4],
+    ['be6', want.slots6],
+  ];
+  for (const [name, m] of maps) if (!sameMap(kernel.maps.get(name), m)) out.push(`map ${name}`);
+  const sets: [string, Set<string>][] = [
+    ['hairpin4', want.hairpin4],
+    ['hairpin6', want.hairpin6],
+    ['ipvips4', want.ipvips4],
+    ['ipvips6', want.ipvips6],
+  ];
+  for (const [name, s] of sets) if (!sameSet(kernel.sets.get(name), s)) out.push(`set ${name}`);
+  const chains = new Map<string, number>([
+    ['prerouting', 2],
+    ['output', 2],
+    ['postrouting', 2],
+    ['unserved', 4],
+    ['gone', 4],
+    ['filter-forward', 1 + g],
+    ['filter-output', 1 + g],
+    ['filter-input', g],
+    ...[...want.chains.keys()].map((c): [string, number] => [c, 1]),
+  ]);
+  for (const [name, n] of chains) if (kernel.rules.get(name) !== n) out.push(`chain ${name}`);
+  for (const name of kernel.rules.keys()) if (!chains.has(name)) out.push(`extra chain ${name}`);
+  return out;
+}
+
+// ---- kernel operations -------------------------------------------------------------------------
+
+/** Loads the whole table (replacing the previous one in the same transaction). */
+export async function loadL4lbTable(
+  d: NodeDataplane,
+  render: RenderOptions,
+  opts?: RunOptions,
+): Promise<void> {
+  await nftApply(renderTable(d, render), opts);
+}
+
+/** Applies an increment from `NodePlane.update`; backends that come back (`back`) leave the gone
+ *  sets in the same transaction that offers them again. */
+export async function applyL4lbChange(
+  change: PlaneChange,
+  back: readonly Departed[],
+  opts?: RunOptions,
+): Promise<void> {
+  const unGone = back.flatMap((d) => {
+    const e = goneElement(d);
+    const set = `gone${d.family === 4 ? 4 : 6}`;
+    return [
+      `add element inet ${L4LB_TABLE} ${set} { ${e} }`,
+      `delete element inet ${L4LB_TABLE} ${set} { ${e} }`,
+    ];
+  });
+  await nftApply(`${unGone.join('\n')}${unGone.length ? '\n' : ''}${change.script}`, opts);
+}
+
+/** Puts departed backends into the gone sets, whose rules reset their flows (without conntrack). */
+export async function addL4lbGone(departed: readonly Departed[], opts?: RunOptions): Promise<void> {
+  if (departed.length === 0) return;
+  const lines = departed.map(
+    (d) => `add element inet ${L4LB_TABLE} gone${d.family === 4 ? 4 : 6} { ${goneElement(d)} }`,
+  );
+  await nftApply(`${lines.join('\n')}\n`, opts);
+}
+
+/** The table as the kernel has it; undefined when there is none. */
+export async function readL4lbTable(opts?: RunOptions): Promise<KernelL4lb | undefined> {
+  try {
+    return parseKernelTable(
+      await runJson<NftDoc>('nft', ['-j', 'list', 'table', 'inet', L4LB_TABLE], {
+        ...opts,
+        timeoutMs: 60_000,
+      }),
+    );
+  } catch (err) {
+    if (/No such file or directory|does not exist/.test((err as Error).message)) return undefined;
+    throw err;
+  }
 }
