@@ -33,6 +33,7 @@ interface LbCliOptions {
   dry?: boolean;
   sse?: boolean;
   adminTokenFile?: string;
+  openSignals?: boolean;
   allowTemplateLabels?: boolean;
   haproxyUser: string;
   haproxyGroup?: string;
@@ -102,6 +103,10 @@ export function addLbCommand(program: Command): void {
       'require "Authorization: Bearer <token>" on /_mlb_signal/* (or env DCNET_LB_ADMIN_TOKEN)',
     )
     .option(
+      '--open-signals',
+      'without a token, let anyone reaching :9090 call /_mlb_signal/* (Marathon-LB did; default: refused)',
+    )
+    .option(
       '--allow-template-labels',
       'use HAPROXY_{n}_<TEMPLATE> app labels (raw HAProxy config from whoever deploys apps; default: such an app is left out)',
     )
@@ -155,6 +160,7 @@ export function addLbCommand(program: Command): void {
           archiveVersions: int('archive-versions', opts.archiveVersions, 0, 100),
           maxBackoffS: int('max-backoff', opts.maxBackoff, 1, 86400),
           ...(adminToken && { adminToken }),
+          openSignals: opts.openSignals ?? false,
           allowTemplateLabels: opts.allowTemplateLabels ?? false,
           haproxyUser: opts.haproxyUser,
           ...(opts.haproxyGroup !== undefined && { haproxyGroup: opts.haproxyGroup }),

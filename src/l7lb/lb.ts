@@ -41,6 +41,8 @@ export interface LbOptions {
   readonly maxBackoffS?: number;
   /** When set, `/_mlb_signal/*` need `Authorization: Bearer <token>` (Marathon-LB: open to all). */
   readonly adminToken?: string;
+  /** Without a token: let anyone call /_mlb_signal/* (Marathon-LB's behaviour). Default: refused. */
+  readonly openSignals?: boolean;
   /** Per-port template labels `HAPROXY_{n}_<TEMPLATE>` are used (raw config text from tenants);
    *  default: an app with one is left out. */
   readonly allowTemplateLabels?: boolean;
@@ -224,7 +226,12 @@ export async function startLb(o: LbOptions): Promise<RunningLb> {
     ...(o.archiveVersions !== undefined && { archiveVersions: o.archiveVersions }),
     ...(o.maxBackoffS !== undefined && { maxBackoffS: o.maxBackoffS }),
   });
-  const api = lbApi(controller, haproxy, o.log, o.adminToken);
+  const api = lbApi(
+    controller,
+    haproxy,
+    o.log,
+    o.adminToken !== undefined ? { token: o.adminToken } : o.openSignals ? 'open' : 'closed',
+  );
   await api.listen({ host: o.api.host, port: o.api.port });
   await controller.start();
   return {

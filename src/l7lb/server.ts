@@ -2,16 +2,22 @@
 // (specs/marathon-lb.md §1.11) and Prometheus metrics. HAProxy's :9090 `listen stats` forwards
 // `/_haproxy_get*`, `/_mlb_signal/*` and `/_dcnet/*` here, so the Marathon-LB URLs keep working.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { LbController } from './controller.js';
 import type { Haproxy } from './haproxy.js';
 import { redactConfig } from './redact.js';
 
+/** Who may call `/_mlb_signal/*` (a resync or reload on demand): a bearer token, anyone (the
+ *  Marathon-LB behaviour, opt-in), or nobody over HTTP — the default, since :9090 is reachable from
+ *  every task and a loop of reloads is a cheap denial of service. SIGHUP/SIGUSR1 always work. */
+export type SignalAccess = { readonly token: string } | 'open' | 'closed';
+
 export function lbApi(
   ctl: LbController,
   haproxy: Haproxy,
   log: Logger,
-  adminToken?: string,
+  signals: SignalAccess = 'closed',
 ): FastifyInstance {
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -26,8 +32,21 @@ export function lbApi(
   app.get('/_haproxy_getvhostmap', async (_req, reply) => text(reply, ctl.maps.domain));
   app.get('/_haproxy_getappmap', async (_req, reply) => text(reply, ctl.maps.app));
   app.get('/_haproxy_getpids', async (_req, reply) => text(reply, (await haproxy.pids()).join(' ')));
+  const expected = typeof signals === 'object' ? Buffer.from(`Bearer ${signals.token}`) : undefined;
   const allowed = (req: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply): boolean => {
-    if (adminToken === undefined || req.headers.authorization === `Bearer ${adminToken}`) return true;
+    if (signals === 'open') return true;
+    if (signals === 'closed') {
+      void reply
+        .code(403)
+        .type('text/plain')
+        .send(
+          '403 Forbidden: signals over HTTP are off (dcnet lb --admin-token-file FILE, or --open-signals)\n',
+        );
+      return false;
+    }
+    const given = Buffer.from(req.headers.authorization ?? '');
+    // Constant time: the comparison must not tell an attacker how much of a guess was right.
+    if (given.length === expected!.length && timingSafeEqual(given, expected!)) return true;
     void reply
       .code(401)
       .type('text/plain')

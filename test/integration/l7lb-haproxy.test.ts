@@ -26,6 +26,9 @@ import { eventually, NEEDS_ROOT } from '../helpers/eventually.js';
 import { tempDir } from '../helpers/tmp.js';
 import { FAKE_MARATHON } from '../helpers/fake-marathon.js';
 
+/** The admin token of the LB under test: /_mlb_signal/* needs it (refused by default). */
+const ADMIN_TOKEN = 't0ken-for-the-test';
+
 const HC = {
   protocol: 'HTTP',
   path: '/',
@@ -216,6 +219,7 @@ before(async () => {
     ],
     false,
   );
+  await writeFile(join(dir, 'admin-token'), `${ADMIN_TOKEN}\n`, { mode: 0o600 });
   lbArgs = [
     DCNET,
     'lb',
@@ -225,6 +229,8 @@ before(async () => {
     'external',
     '--haproxy-config',
     join(dir, 'lb', 'haproxy.cfg'),
+    '--admin-token-file',
+    join(dir, 'admin-token'),
     '--log-level',
     'debug',
   ];
@@ -582,8 +588,9 @@ test(
       200,
     );
     await setApps([app('/web', 10001, { HAPROXY_0_VHOST: 'web.test' }, [8002])], false);
+    assert.match(await curl(['http://127.0.0.1:9090/_mlb_signal/hup']), /401 Unauthorized/);
     assert.equal(
-      await curl(['http://127.0.0.1:9090/_mlb_signal/hup']),
+      await curl(['-H', `authorization: Bearer ${ADMIN_TOKEN}`, 'http://127.0.0.1:9090/_mlb_signal/hup']),
       'Sent SIGHUP signal to marathon-lb\n',
     );
     await eventually(
@@ -599,7 +606,10 @@ test(
     assert.match(await curl(['http://127.0.0.1:9090/haproxy?stats;csv']), /^# pxname,svname,/);
     assert.ok((await curl(['http://127.0.0.1:9090/_haproxy_getpids'])).split(' ').length >= 2);
     assert.equal(await curl(['http://127.0.0.1:9090/_haproxy_getvhostmap']), '');
-    assert.match(await curl(['http://127.0.0.1:9090/_mlb_signal/usr1']), /SIGUSR1/);
+    assert.match(
+      await curl(['-H', `authorization: Bearer ${ADMIN_TOKEN}`, 'http://127.0.0.1:9090/_mlb_signal/usr1']),
+      /SIGUSR1/,
+    );
   },
 );
 

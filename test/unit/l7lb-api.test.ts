@@ -19,9 +19,9 @@ function fakes() {
   return { ctl, haproxy, calls };
 }
 
-test('Marathon-LB endpoints', async () => {
+test('Marathon-LB endpoints (signals opened explicitly, as Marathon-LB had them)', async () => {
   const { ctl, haproxy, calls } = fakes();
-  const app = lbApi(ctl, haproxy, pino({ level: 'silent' }));
+  const app = lbApi(ctl, haproxy, pino({ level: 'silent' }), 'open');
   assert.equal((await app.inject('/_haproxy_getconfig')).body, 'global\n');
   assert.equal((await app.inject('/_haproxy_getvhostmap')).body, 'a.test web_10000\n');
   assert.equal((await app.inject('/_haproxy_getappmap')).body, '');
@@ -35,13 +35,33 @@ test('Marathon-LB endpoints', async () => {
   await app.close();
 });
 
+test('by default the signal endpoints are refused over HTTP; the read endpoints stay', async () => {
+  const { ctl, haproxy, calls } = fakes();
+  const app = lbApi(ctl, haproxy, pino({ level: 'silent' }));
+  for (const url of ['/_mlb_signal/hup', '/_mlb_signal/usr1']) {
+    for (const method of ['GET', 'POST'] as const) {
+      const r = await app.inject({ method, url, headers: { authorization: 'Bearer anything' } });
+      assert.equal(r.statusCode, 403, `${method} ${url}`);
+      assert.match(r.body, /--admin-token-file/);
+    }
+  }
+  assert.deepEqual(calls, [], 'nothing was resynced or reloaded');
+  assert.equal((await app.inject('/_haproxy_getconfig')).statusCode, 200);
+  await app.close();
+});
+
 test('with an admin token the signal endpoints need it', async () => {
   const { ctl, haproxy, calls } = fakes();
-  const app = lbApi(ctl, haproxy, pino({ level: 'silent' }), 's3cret');
+  const app = lbApi(ctl, haproxy, pino({ level: 'silent' }), { token: 's3cret' });
   assert.equal((await app.inject('/_mlb_signal/hup')).statusCode, 401);
   assert.equal(
     (await app.inject({ url: '/_mlb_signal/usr1', headers: { authorization: 'Bearer nope' } })).statusCode,
     401,
+  );
+  assert.equal(
+    (await app.inject({ url: '/_mlb_signal/usr1', headers: { authorization: 'Bearer s3cre' } })).statusCode,
+    401,
+    'a prefix of the token is not the token',
   );
   assert.deepEqual(calls, []);
   const ok = await app.inject({ url: '/_mlb_signal/hup', headers: { authorization: 'Bearer s3cret' } });
