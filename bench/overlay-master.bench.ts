@@ -3,6 +3,9 @@
 // size and serve time of the 4,000-agent state, over TLS with client certificates (the default)
 // and over plain HTTP (`--insecure`) in the same run. Peer, same run and same client: a fastify
 // server answering the same requests with a fixed body (the HTTP floor: no allocation, no fsync).
+// Plain and TLS runs alternate (A B A B …, BENCH_ROUNDS rounds, default 3) and medians are
+// reported. The load generator shares this machine's two cores with the master, so the master's
+// own CPU time per registration is reported too: the cost TLS adds on the master itself.
 // BENCH_AGENTS overrides the count (a tiny run to check that the benchmark works).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,10 +13,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TlsFiles } from '../src/pki/index.js';
 import { concurrentPosts, percentile, timedGets, type LoadResult } from './lib/http-load.js';
+import { readFileSync } from 'node:fs';
 import { peakRssMiB, round, startChild, startDcnetMaster } from './lib/process.js';
 import { benchPki } from './lib/tls.js';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 4000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const here = fileURLToPath(new URL('.', import.meta.url));
 const bodies = Array.from({ length: AGENTS }, (_, i) =>
   JSON.stringify({
@@ -27,17 +32,32 @@ interface MasterRun {
   readonly load: LoadResult;
   readonly state: { medianMs: number; bytes: number };
   readonly rssMiB: number;
+  /** The master process's CPU time (user + system, all threads) during the registrations. */
+  readonly cpuMs: number;
 }
+
+/** CPU time of a process so far (utime + stime from /proc, in ms at USER_HZ 100). */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
 
 /** One master on a fresh data dir: every registration at once, then the state served. */
 async function runMaster(dataDir: string, args: string[], tls?: TlsFiles): Promise<MasterRun> {
   const master = await startDcnetMaster(['--data-dir', dataDir, '--listen', '127.0.0.1:0', ...args]);
   try {
+    const cpu0 = cpuMsOf(master.proc.pid!);
     const load = await concurrentPosts(`${master.value}/overlay-master/agents`, bodies, tls);
+    const cpuMs = cpuMsOf(master.proc.pid!) - cpu0;
     if (load.failures > 0)
       throw new Error(`${load.failures} registrations failed: ${JSON.stringify([...load.statuses])}`);
     const state = await timedGets(`${master.value}/overlay-master/state`, 21, tls);
-    return { load, state, rssMiB: peakRssMiB(master.proc.pid!) };
+    return { load, state, rssMiB: peakRssMiB(master.proc.pid!), cpuMs };
   } finally {
     await master.stop();
   }
@@ -60,8 +80,19 @@ try {
   const peerLoad = await concurrentPosts(`${peer.value}/overlay-master/agents`, bodies);
   await peer.stop();
 
-  const plain = await runMaster(join(dir, 'plain'), ['--insecure']);
-  const tls = await runMaster(join(dir, 'tls'), ['--tls-dir', pki.masterDir], client);
+  const plainRuns: MasterRun[] = [];
+  const tlsRuns: MasterRun[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    plainRuns.push(await runMaster(join(dir, `plain-${r}`), ['--insecure']));
+    tlsRuns.push(await runMaster(join(dir, `tls-${r}`), ['--tls-dir', pki.masterDir], client));
+  }
+  // The run with the median total stands for each side; the ratio is of the medians.
+  const byTotal = (runs: MasterRun[]): MasterRun =>
+    [...runs].sort((a, b) => a.load.totalMs - b.load.totalMs)[(runs.length - 1) >> 1]!;
+  const plain = byTotal(plainRuns);
+  const tls = byTotal(tlsRuns);
+  const tlsCpu = median(tlsRuns.map((x) => x.cpuMs));
+  const plainCpu = median(plainRuns.map((x) => x.cpuMs));
 
   peer = await startChild(
     process.execPath,
@@ -91,6 +122,12 @@ try {
     plain_peak_rss_mib: round(plain.rssMiB, 1),
     plain_state_serve_ms: round(plain.state.medianMs),
     tls_ratio: round(tlsRatio),
+    rounds: ROUNDS,
+    tls_runs_ms: tlsRuns.map((x) => round(x.load.totalMs, 0)),
+    plain_runs_ms: plainRuns.map((x) => round(x.load.totalMs, 0)),
+    master_cpu_ms_per_registration: round(tlsCpu / AGENTS, 3),
+    plain_master_cpu_ms_per_registration: round(plainCpu / AGENTS, 3),
+    master_cpu_ratio: round(tlsCpu / plainCpu),
     peer: 'fastify answering a fixed body over plain HTTP (HTTP floor: no allocation, no durability)',
     peer_total_ms: round(peerLoad.totalMs),
     peer_p99_ms: round(percentile(peerLoad.latenciesMs, 99)),
