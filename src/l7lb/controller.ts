@@ -102,7 +102,9 @@ export class LbController {
   /** Servers put in maintenance that HAProxy would not delete yet (live connections). */
   private removals: { backend: string; server: string }[] = [];
   /** `backend/server` put in maintenance by a leaving-task event, until the next resync settles it. */
-  private readonly drained = new Map<string, number>();
+  /** Early drains by server: when (in fetch order) and the runtime command itself, which a
+   *  settle must wait for — on another socket connection a later `ready` could overtake it. */
+  private readonly drained = new Map<string, { readonly at: number; readonly sent: Promise<unknown> }>();
   /** Orders drains and fetches: a drain settles only in a resync that fetched after it. */
   private seq = 0;
   private fetchedAt = 0;
@@ -185,8 +187,9 @@ export class LbController {
           : ip === host && ports.has(port);
         if (!mine) continue;
         try {
-          this.drained.set(`${backend}/${srv.name}`, ++this.seq);
-          await runtimeOk(this.o.socketPath, `set server ${backend}/${srv.name} state maint`);
+          const sent = runtimeOk(this.o.socketPath, `set server ${backend}/${srv.name} state maint`);
+          this.drained.set(`${backend}/${srv.name}`, { at: ++this.seq, sent: sent.catch(() => {}) });
+          await sent;
           this.metrics.runtimeCommands.inc({ kind: 'drain' });
           this.o.log.debug({ backend, server: srv.name, status }, 'draining a leaving task');
         } catch (err) {
@@ -202,13 +205,14 @@ export class LbController {
     if (this.drained.size === 0) return;
     const model = this.applied?.model;
     let later = false;
-    for (const [key, at] of [...this.drained]) {
+    for (const [key, { at, sent }] of [...this.drained]) {
       // Drained after this resync fetched its state: the next resync decides.
       if (at > this.fetchedAt) {
         later = true;
         continue;
       }
       this.drained.delete(key);
+      await sent;
       const [backend, server] = key.split('/') as [string, string];
       const line = model?.backends.get(backend)?.servers.get(server);
       if (!line || /(^|\s)disabled(\s|$)/.test(line.options)) continue;
