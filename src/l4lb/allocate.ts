@@ -42,17 +42,32 @@ export function allocateNamed(
   family: Family,
   range: NamedRange = family === 4 ? DEFAULT_RANGE4 : DEFAULT_RANGE6,
   taken: Iterable<string> = [],
+  /** Addresses names already hold (the published table): kept while in range and not taken, so
+   *  that a name appearing or disappearing never moves another name's VIP. */
+  kept: ReadonlyMap<string, string> = new Map(),
 ): Map<string, string> {
   const { min, q } = bounds(range, family);
   const sorted = [...new Set(names)].sort();
   const used = new Set<bigint>();
+  const offsetOf = (text: string): bigint | undefined => {
+    const a = parseAddress(text);
+    return a?.family === family && a.value >= min && a.value < min + q ? a.value - min : undefined;
+  };
   for (const t of taken) {
-    const a = parseAddress(t);
-    if (a?.family === family && a.value >= min && a.value < min + q) used.add(a.value - min);
+    const off = offsetOf(t);
+    if (off !== undefined) used.add(off);
   }
   const out = new Map<string, bigint>();
+  for (const name of sorted) {
+    const held = kept.get(name);
+    const off = held === undefined ? undefined : offsetOf(held);
+    if (off === undefined || used.has(off)) continue;
+    used.add(off);
+    out.set(name, off);
+  }
   const losers: string[] = [];
   for (const name of sorted) {
+    if (out.has(name)) continue;
     const home = homeOffset(name, family, q);
     if (used.has(home)) losers.push(name);
     else {

@@ -24,6 +24,26 @@ export interface DeriveOptions {
   readonly range6?: NamedRange;
   /** Where IP VIPs may be and what they may never take (default: `DEFAULT_VIP_POLICY`). */
   readonly policy?: VipAddressPolicy;
+  /** The named VIPs' addresses as last published (`keptAddresses` of that table): a named VIP
+   *  keeps its address, and an IP VIP on an address a named VIP holds is refused. */
+  readonly kept?: KeptAddresses;
+}
+
+/** Named-VIP addresses by family and DNS name (`<label>.<framework>`, sanitised). */
+export interface KeptAddresses {
+  readonly 4: ReadonlyMap<string, string>;
+  readonly 6: ReadonlyMap<string, string>;
+}
+
+/** The DNS name a named VIP is allocated by (labels sanitised as DNS names are). */
+export const namedVipName = (label: string, framework: string): string =>
+  `${domainFrag(label)}.${domainFrag(framework)}`;
+
+/** What a published table says each named VIP holds: the input of the next derivation. */
+export function keptAddresses(vips: Iterable<Pick<Vip, 'ip' | 'family' | 'name'>>): KeptAddresses {
+  const kept = { 4: new Map<string, string>(), 6: new Map<string, string>() };
+  for (const v of vips) if (v.name) kept[v.family].set(namedVipName(v.name.label, v.name.framework), v.ip);
+  return kept;
 }
 
 export interface Derived {
@@ -141,6 +161,8 @@ interface Group {
   port: number;
   named?: { label: string; framework: string; dnsName: string };
   ip?: { ip: string; family: Family };
+  /** IP VIPs: the labels that declared it (a refusal names each of them). */
+  declared: { task: string; label: string; value: string }[];
   affinity: boolean;
   backends: Map<string, Backend>;
 }
@@ -239,11 +261,12 @@ export function deriveVipTable(state: MesosState, opts: DeriveOptions = {}): Der
               });
               continue;
             }
-            const dnsName = `${dnsLabel}.${dnsFw}`;
+            const dnsName = namedVipName(spec.name, fw.name);
             g = group(`n ${protocol} ${spec.port} ${dnsName}`, () => ({
               protocol,
               port: spec.port,
               named: { label: spec.name, framework: fw.name, dnsName },
+              declared: [],
               affinity: false,
               backends: new Map(),
             }));
@@ -257,9 +280,11 @@ export function deriveVipTable(state: MesosState, opts: DeriveOptions = {}): Der
               protocol,
               port: spec.port,
               ip: { ip: spec.ip, family: spec.family },
+              declared: [],
               affinity: false,
               backends: new Map(),
             }));
+            g.declared.push(where);
           }
           g.affinity ||= affinity;
           if (!serving || p.number <= 0) continue;
@@ -288,7 +313,6 @@ export function deriveVipTable(state: MesosState, opts: DeriveOptions = {}): Der
   }
 
   // Concrete VIPs: IP VIPs as declared; named VIPs once per backend family, addressed by name.
-  const ipVips = [...groups.values()].filter((g) => g.ip);
   const named = [...groups.values()].filter((g) => g.named);
   const familyOf = (b: Backend): Family => parseAddress(b.ip)!.family;
   const namesByFamily = (f: Family): string[] =>
@@ -297,10 +321,35 @@ export function deriveVipTable(state: MesosState, opts: DeriveOptions = {}): Der
         (g) => [...g.backends.values()].some((b) => familyOf(b) === f) || (f === 4 && g.backends.size === 0),
       )
       .map((g) => g.named!.dnsName);
+  const names4 = namesByFamily(4);
+  const names6 = enableIpv6 ? namesByFamily(6) : [];
+  // A named VIP that is still declared keeps the address it was published with: an IP VIP on it
+  // would take over that VIP's clients (stale DNS answers, open connections), so it is refused.
+  const holders = new Map<string, string>();
+  for (const [family, names] of [
+    [4, names4],
+    [6, names6],
+  ] as const)
+    for (const name of names) {
+      const ip = opts.kept?.[family].get(name);
+      if (ip !== undefined) holders.set(ip, name);
+    }
+  const ipVips = [...groups.values()].filter((g) => {
+    if (!g.ip) return false;
+    const holder = holders.get(g.ip.ip);
+    if (holder === undefined) return true;
+    for (const where of g.declared)
+      errors.push({
+        ...where,
+        code: 'VIP_ADDRESS_TAKEN',
+        message: `${g.ip.ip} is the address of the named VIP ${holder}; an IP VIP cannot take it over`,
+      });
+    return false;
+  });
   const taken = ipVips.map((g) => g.ip!.ip);
-  const addr4 = allocateNamed(namesByFamily(4), 4, opts.range4 ?? DEFAULT_RANGE4, taken);
+  const addr4 = allocateNamed(names4, 4, opts.range4 ?? DEFAULT_RANGE4, taken, opts.kept?.[4]);
   const addr6 = enableIpv6
-    ? allocateNamed(namesByFamily(6), 6, opts.range6 ?? DEFAULT_RANGE6, taken)
+    ? allocateNamed(names6, 6, opts.range6 ?? DEFAULT_RANGE6, taken, opts.kept?.[6])
     : new Map<string, string>();
 
   const vips = new Map<string, Vip>();

@@ -19,7 +19,8 @@ export interface VipLabelError {
     | 'VIP_NAME_UNUSABLE'
     | 'VIP_NO_SUCH_PORT'
     | 'VIP_ADDRESS_FORBIDDEN'
-    | 'VIP_OUTSIDE_RANGES';
+    | 'VIP_OUTSIDE_RANGES'
+    | 'VIP_ADDRESS_TAKEN';
   readonly message: string;
   /** Where it was found: task id, port and label key. */
   readonly task: string;

@@ -4,9 +4,9 @@
 import type { Logger } from 'pino';
 import type { MesosState } from '../cluster/index.js';
 import type { Op, Store } from '../store/index.js';
-import { deriveVipTable, type DeriveOptions } from './derive.js';
+import { deriveVipTable, keptAddresses, type DeriveOptions } from './derive.js';
 import type { VipLabelError } from './labels.js';
-import { L4LB_ERRORS_KEY, vipKey, VIPS_PREFIX } from './types.js';
+import { L4LB_ERRORS_KEY, parseVipEntry, vipKey, VIPS_PREFIX, type ParsedVip } from './types.js';
 
 export interface L4lbPublisherOptions {
   readonly store: Store;
@@ -70,13 +70,20 @@ export class L4lbPublisher {
 
   private async publish(state: MesosState): Promise<void> {
     const started = performance.now();
-    const { table, errors } = deriveVipTable(state, this.o.derive);
-    const errorsJson = this.logErrors(errors);
-    const want = new Map(table.vips.map((v) => [`${VIPS_PREFIX}${vipKey(v)}`, JSON.stringify(v)]));
     if (!this.published) {
       const { kvs } = await this.o.store.range(VIPS_PREFIX);
       this.published = new Map(kvs.map((kv) => [kv.key, kv.value]));
     }
+    // The published table is the memory of which address each named VIP holds (a new leader
+    // reads it from the store first), so addresses never move when other names come and go.
+    const held: ParsedVip[] = [];
+    for (const [key, value] of this.published) {
+      const { vip } = parseVipEntry(key, value);
+      if (vip) held.push(vip);
+    }
+    const { table, errors } = deriveVipTable(state, { ...this.o.derive, kept: keptAddresses(held) });
+    const errorsJson = this.logErrors(errors);
+    const want = new Map(table.vips.map((v) => [`${VIPS_PREFIX}${vipKey(v)}`, JSON.stringify(v)]));
     const ops: Op[] = [];
     for (const [key, value] of want)
       if (this.published.get(key) !== value) ops.push({ type: 'put', key, value });
