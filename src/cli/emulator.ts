@@ -2,7 +2,15 @@
 // tests; Mesos and Marathon cannot run on these machines). Runs inside the master's namespace.
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { Emulator, marathonApi, mesosApi, topologySchema } from '../sim/index.js';
+import {
+  Emulator,
+  emulatorAuthSchema,
+  newAuthCounters,
+  marathonApi,
+  mesosApi,
+  topologySchema,
+  type ApiAuth,
+} from '../sim/index.js';
 import { createLogger } from './logger.js';
 import { parseListen } from './listen.js';
 import { UsageError } from './usage-error.js';
@@ -15,6 +23,10 @@ export function addEmulatorCommand(program: Command): void {
     .option('--mesos-listen <host:port>', 'Mesos master API address', '127.0.0.1:5050')
     .option('--marathon-listen <host:port>', 'Marathon API address', '127.0.0.1:8080')
     .option('--kill-grace <ms>', 'how long tasks stay TASK_KILLING before they stop', '1000')
+    .option(
+      '--require-auth <file>',
+      'require credentials as DC/OS strict mode does: {"basic":{…},"serviceAccounts":[{uid,public_key}],"tokenTtlS"}',
+    )
     .option('--log-level <level>', 'log level', 'info')
     .action(
       async (opts: {
@@ -22,6 +34,7 @@ export function addEmulatorCommand(program: Command): void {
         mesosListen: string;
         marathonListen: string;
         killGrace: string;
+        requireAuth?: string;
         logLevel: string;
       }) => {
         const log = createLogger(opts.logLevel, 'dcnet-emulator');
@@ -32,9 +45,18 @@ export function addEmulatorCommand(program: Command): void {
           );
         const mesosAt = parseListen(opts.mesosListen);
         const marathonAt = parseListen(opts.marathonListen);
+        let auth: ApiAuth | undefined;
+        if (opts.requireAuth !== undefined) {
+          const policy = emulatorAuthSchema.safeParse(JSON.parse(await readFile(opts.requireAuth, 'utf8')));
+          if (!policy.success)
+            throw new UsageError(
+              `--require-auth: ${policy.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+            );
+          auth = { policy: policy.data, counters: newAuthCounters() };
+        }
         const emu = new Emulator({ topology: parsed.data, log, killGraceMs: Number(opts.killGrace) });
-        const mesos = mesosApi(emu, log, mesosAt.port, marathonAt.port);
-        const marathon = marathonApi(emu, log);
+        const mesos = mesosApi(emu, log, mesosAt.port, marathonAt.port, auth);
+        const marathon = marathonApi(emu, log, auth);
         const mesosUrl = await mesos.listen(mesosAt);
         const marathonUrl = await marathon.listen(marathonAt);
         emu.start();

@@ -1,4 +1,11 @@
 // `dcnet lb`: the Marathon-LB-compatible layer-7 controller (HAProxy from Marathon apps).
+import {
+  basicAuth,
+  loadCredentials,
+  parseServiceAccount,
+  serviceAccountAuth,
+  type HttpAuth,
+} from '../cluster/index.js';
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { HeadError, renderOnce, startLb, type LbOptions } from '../l7lb/index.js';
@@ -33,6 +40,9 @@ interface LbCliOptions {
   dry?: boolean;
   sse?: boolean;
   adminTokenFile?: string;
+  authCredentials?: string;
+  dcosAuthCredentials?: string;
+  marathonCredentials?: string;
   openSignals?: boolean;
   allowTemplateLabels?: boolean;
   haproxyUser: string;
@@ -102,6 +112,15 @@ export function addLbCommand(program: Command): void {
       '--admin-token-file <file>',
       'require "Authorization: Bearer <token>" on /_mlb_signal/* (or env DCNET_LB_ADMIN_TOKEN)',
     )
+    .option('--auth-credentials <user:password>', 'HTTP basic auth for Marathon (Marathon-LB)')
+    .option(
+      '--dcos-auth-credentials <json>',
+      'DC/OS service account JSON for Marathon (Marathon-LB; env DCOS_SERVICE_ACCOUNT_CREDENTIAL)',
+    )
+    .option(
+      '--marathon-credentials <file>',
+      'credentials file: {"basic":{"principal","secret"}} or a DC/OS service account',
+    )
     .option(
       '--open-signals',
       'without a token, let anyone reaching :9090 call /_mlb_signal/* (Marathon-LB did; default: refused)',
@@ -134,10 +153,36 @@ export function addLbCommand(program: Command): void {
         ).trim();
         if (!adminToken) throw new UsageError(`--admin-token-file: ${opts.adminTokenFile} is empty`);
       }
+      let marathonAuth: HttpAuth | undefined;
+      const serviceAccount = opts.dcosAuthCredentials ?? process.env.DCOS_SERVICE_ACCOUNT_CREDENTIAL;
+      const given = [opts.authCredentials, serviceAccount, opts.marathonCredentials].filter(
+        (x) => x !== undefined && x !== '',
+      );
+      if (given.length > 1)
+        throw new UsageError(
+          '--auth-credentials, --dcos-auth-credentials and --marathon-credentials: give one of them',
+        );
+      try {
+        if (opts.authCredentials !== undefined) {
+          const colon = opts.authCredentials.indexOf(':');
+          if (colon < 1) throw new Error('must be user:password');
+          marathonAuth = basicAuth(
+            opts.authCredentials.slice(0, colon),
+            opts.authCredentials.slice(colon + 1),
+          );
+        } else if (serviceAccount) {
+          marathonAuth = serviceAccountAuth(parseServiceAccount(serviceAccount, 'the service account'));
+        } else if (opts.marathonCredentials !== undefined) {
+          marathonAuth = await loadCredentials(opts.marathonCredentials);
+        }
+      } catch (err) {
+        throw new UsageError(`Marathon credentials: ${(err as Error).message}`);
+      }
       let lb;
       try {
         const lbOptions: LbOptions = {
           marathon: opts.marathon,
+          ...(marathonAuth && { marathonAuth }),
           groups: opts.group,
           configPath: opts.haproxyConfig,
           haproxyBin: opts.haproxyBin,

@@ -2,7 +2,7 @@
 // dcos-dns zones the leader publishes to every node, and Mesos-DNS (`.mesos` on :61053, HTTP API on :8123) whose
 // records the leader also mirrors as mesos.thisdcos.directory.
 import type { Logger } from 'pino';
-import { MesosStatePoller, parseMasterEntry } from '../cluster/index.js';
+import { MesosStatePoller, parseMasterEntry, type HttpAuth } from '../cluster/index.js';
 import { MasterZones } from '../dns/dcos/index.js';
 import {
   parseMesosDnsConfig,
@@ -30,6 +30,10 @@ export interface MasterRolesOptions {
   /** VIP ranges (config `dcos_l4lb_*`) and the overlay subnets IP VIPs may not take. */
   readonly l4lb?: L4lbConfig;
   readonly network?: NetworkConfig;
+  /** Credentials for Mesos (`--mesos-credentials`), used by both pollers unless the Mesos-DNS
+   *  config names its own (`mesosDnsAuth`). */
+  readonly mesosAuth?: HttpAuth;
+  readonly mesosDnsAuth?: HttpAuth;
 }
 
 /** The built-in Mesos-DNS of a master, as DC/OS configures it (IPSources host, netinfo). */
@@ -66,6 +70,7 @@ export function startMasterRoles(o: MasterRolesOptions): MasterRoles {
     refreshMs: o.refreshMs,
     timeoutMs: Math.max(2000, o.refreshMs * 2),
     log: o.log.child({ part: 'mesos-poller' }),
+    ...(o.mesosAuth && { auth: o.mesosAuth }),
   });
   const masterIps = o.mesos.map((m) => parseMasterEntry(m).host).filter((h) => parseAddress(h) !== undefined);
   const zones = new MasterZones({
@@ -106,7 +111,13 @@ export function startMasterRoles(o: MasterRolesOptions): MasterRoles {
   let mesosDns: RunningMesosDns | undefined;
   if (o.mesosDns) {
     const config = o.mesosDns;
-    mesosDns = startMesosDns({ config, log: o.log.child({ part: 'mesos-dns' }), version: DCNET_VERSION });
+    const auth = o.mesosDnsAuth ?? o.mesosAuth;
+    mesosDns = startMesosDns({
+      config,
+      log: o.log.child({ part: 'mesos-dns' }),
+      version: DCNET_VERSION,
+      ...(auth && { auth }),
+    });
     mesosDns.service.onRecords((s) => zones.onMesosRecords(s.records, config.Domain));
     mesosDns.ready.catch((err: unknown) => {
       o.log.fatal({ err }, 'Mesos-DNS could not listen; exiting so that a supervisor restarts the master');

@@ -9,7 +9,13 @@ import { parseStoreUrl } from '../store/index.js';
 import { loadTlsDir, type TlsFiles } from '../pki/index.js';
 import { parseMasterEntry } from '../cluster/index.js';
 import { masterMesosDnsConfig, startMasterRoles } from './master-roles.js';
-import { loadMesosDnsConfig, unsupportedSettings, type MesosDnsConfig } from '../dns/mesos/index.js';
+import {
+  loadMesosDnsConfig,
+  mesosDnsAuth,
+  unsupportedSettings,
+  type MesosDnsConfig,
+} from '../dns/mesos/index.js';
+import { loadCredentials, type HttpAuth } from '../cluster/index.js';
 import { ConfigError } from '../config/index.js';
 import { addTlsOptions, controlPlaneTls, type TlsCliOptions } from './tls.js';
 
@@ -40,6 +46,10 @@ export function addMasterCommand(program: Command): void {
     )
     .option('--no-mesos-dns', 'do not run the built-in Mesos-DNS')
     .option(
+      '--mesos-credentials <file>',
+      'credentials for Mesos: {"basic":{"principal","secret"}} or a DC/OS service account (uid, private_key, login_endpoint)',
+    )
+    .option(
       '--etcd-tls-dir <dir>',
       "with --store etcds://: ca.pem, cert.pem, key.pem for an etcd with its own CA (default: --tls-dir's)",
     )
@@ -58,6 +68,7 @@ export function addMasterCommand(program: Command): void {
         mesosDnsConfig?: string;
         mesosDns: boolean;
         etcdTlsDir?: string;
+        mesosCredentials?: string;
         logLevel: string;
       },
     ) => {
@@ -106,12 +117,22 @@ export function addMasterCommand(program: Command): void {
           );
         }
       }
+      const mesosAuth =
+        opts.mesosCredentials === undefined
+          ? undefined
+          : await loadCredentials(opts.mesosCredentials).catch((err: Error) => {
+              throw new UsageError(`--mesos-credentials: ${err.message}`);
+            });
       let mesosDns: MesosDnsConfig | false = false;
+      let ownMesosDnsAuth: HttpAuth | undefined;
       if (opts.mesosDns && opts.mesosDnsConfig !== undefined) {
         const loaded = await loadMesosDnsConfig(opts.mesosDnsConfig);
         const unsupported = unsupportedSettings(loaded.config);
         if (unsupported.length > 0) throw new ConfigError(unsupported);
         mesosDns = loaded.config;
+        ownMesosDnsAuth = await mesosDnsAuth(loaded.config).catch((err: Error) => {
+          throw new ConfigError([err.message]);
+        });
       } else if (opts.mesosDns && mesos && mesos.length > 0) {
         mesosDns = masterMesosDnsConfig({ mesos, host, refreshS });
       }
@@ -143,6 +164,8 @@ export function addMasterCommand(program: Command): void {
               enableIpv6: config.enableIpv6,
               l4lb: config.l4lb,
               network: config.network,
+              ...(mesosAuth && { mesosAuth }),
+              ...(ownMesosDnsAuth && { mesosDnsAuth: ownMesosDnsAuth }),
             })
           : undefined;
       const stop = (signal: string): void => {

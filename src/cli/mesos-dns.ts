@@ -2,7 +2,7 @@
 // DNS and HTTP API), with the upstream defects fixed (see README "dcnet mesos-dns").
 import type { Command } from 'commander';
 import { ConfigError } from '../config/index.js';
-import { loadMesosDnsConfig, startMesosDns, unsupportedSettings } from '../dns/mesos/index.js';
+import { loadMesosDnsConfig, mesosDnsAuth, startMesosDns, unsupportedSettings } from '../dns/mesos/index.js';
 import { ClientRateLimit, type ClientRateLimitOptions } from '../dns/server/index.js';
 import { createLogger } from './logger.js';
 import { UsageError } from './usage-error.js';
@@ -31,11 +31,16 @@ export function addMesosDnsCommand(program: Command): void {
       if (unsupported.length > 0) throw new ConfigError(unsupported);
       for (const key of ignoredKeys) log.info({ key }, 'config key not used by Mesos-DNS');
       for (const w of warnings) log.warn(w);
+      const auth = await mesosDnsAuth(config).catch((err: Error) => {
+        throw new ConfigError([err.message]);
+      });
+      if (auth) log.info({ auth: auth.describe }, 'authenticating to Mesos');
       const dns = startMesosDns({
         config,
         log,
         version: MESOS_DNS_VERSION,
         ...(clientRateLimit && { clientRateLimit }),
+        ...(auth && { auth }),
       });
       const stop = (signal: string): void => {
         log.info({ signal }, 'stopping');

@@ -1,2 +1,3 @@
 export * from './mesos-state.js';
 export * from './poller.js';
+export * from './auth.js';

@@ -3,6 +3,7 @@
 // (using the port of the master just contacted); on any failure keep the last good state.
 import type { Logger } from 'pino';
 import { parseMesosState, type MesosState } from './mesos-state.js';
+import { authFetch, type HttpAuth } from './auth.js';
 
 export interface MesosStatePollerOptions {
   /** Masters as `host:port`, `[v6]:port` or `http(s)://host:port`; the first is tried first. */
@@ -13,8 +14,10 @@ export interface MesosStatePollerOptions {
   readonly log: Logger;
   /** `https` when the masters speak TLS (Mesos-DNS `MesosHTTPSOn`); ignored for URL entries. */
   readonly scheme?: 'http' | 'https';
-  /** Extra request headers (e.g. `Authorization`). */
+  /** Extra request headers. */
   readonly headers?: Readonly<Record<string, string>>;
+  /** Credentials for Mesos (basic auth or a DC/OS service account; strict mode, Enterprise). */
+  readonly auth?: HttpAuth;
 }
 
 export interface StateMeta {
@@ -148,12 +151,16 @@ export class MesosStatePoller {
   }
 
   private async fetchState(base: string): Promise<MesosState> {
-    const res = await fetch(`${base}/master/state`, {
+    const res = await authFetch(this.opts.auth, `${base}/master/state`, {
       headers: { 'user-agent': 'dcnet', accept: 'application/json', ...this.opts.headers },
       signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
     }).catch((err: unknown) => {
       throw new Error(`${base}: ${errorMessage(err)}`);
     });
+    if (res.status === 401 || res.status === 403)
+      throw new Error(
+        `${base}: HTTP ${res.status}: ${this.opts.auth ? `refused ${this.opts.auth.describe}` : 'Mesos asks for credentials (--mesos-credentials)'}`,
+      );
     const text = await res.text();
     let doc: unknown;
     try {

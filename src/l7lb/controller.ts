@@ -3,6 +3,7 @@
 // any number of triggers during one resync collapse into one more (Marathon-LB's processor,
 // specs/marathon-lb.md §1.2.3). Membership-only changes go through the Runtime API; anything else
 // is validated with `haproxy -c` and reloaded; an invalid config never replaces the running one.
+import type { HttpAuth } from '../cluster/index.js';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { chmod, mkdir, readFile, rename, writeFile, copyFile } from 'node:fs/promises';
@@ -20,6 +21,8 @@ import type { Templater } from './templates.js';
 
 export interface ControllerOptions {
   readonly marathon: readonly string[];
+  /** Credentials for Marathon (basic auth or a DC/OS service account). */
+  readonly marathonAuth?: HttpAuth;
   readonly log: Logger;
   readonly templater: Templater;
   readonly haproxy: Haproxy;
@@ -115,7 +118,7 @@ export class LbController {
 
   constructor(private readonly o: ControllerOptions) {
     this.metrics = o.metrics ?? createLbMetrics();
-    this.client = new MarathonClient(o.marathon);
+    this.client = new MarathonClient(o.marathon, undefined, o.marathonAuth);
     this.firstSync = new Promise((r) => (this.firstSyncDone = r));
   }
 
@@ -136,6 +139,7 @@ export class LbController {
     if (this.o.events !== false) {
       this.events = new EventStream({
         urls: this.o.marathon,
+        ...(this.o.marathonAuth && { auth: this.o.marathonAuth }),
         log: this.o.log,
         onConnect: () => this.requestReset('event stream (re)connected'),
         onEvent: (type, e) => {

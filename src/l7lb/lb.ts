@@ -1,4 +1,5 @@
 // Wiring of `dcnet lb`: paths next to the config, the HAProxy head, the controller and its API.
+import type { HttpAuth } from '../cluster/index.js';
 import { lookup } from 'node:dns/promises';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -15,6 +16,8 @@ import { buildServices, hostsToResolve, type ServiceOptions } from './services.j
 
 export interface LbOptions {
   readonly marathon: readonly string[];
+  /** Marathon credentials (`--auth-credentials` / `--dcos-auth-credentials`). */
+  readonly marathonAuth?: HttpAuth;
   readonly groups: readonly string[];
   readonly configPath: string;
   readonly haproxyBin?: string;
@@ -180,7 +183,7 @@ async function setup(o: LbOptions, makeCert: boolean): Promise<Setup> {
 /** `--dry`: the config for the current Marathon state, nothing written or started. */
 export async function renderOnce(o: LbOptions): Promise<RenderResult> {
   const s = await setup(o, false);
-  const { apps, errors } = parseApps(await new MarathonClient(o.marathon).apps());
+  const { apps, errors } = parseApps(await new MarathonClient(o.marathon, undefined, o.marathonAuth).apps());
   for (const e of errors) o.log.warn({ error: e }, 'app left out of the config');
   const hosts = new Map<string, string>();
   for (const h of hostsToResolve(apps)) {
@@ -213,6 +216,7 @@ export async function startLb(o: LbOptions): Promise<RunningLb> {
   });
   const controller = new LbController({
     marathon: o.marathon,
+    ...(o.marathonAuth && { marathonAuth: o.marathonAuth }),
     log: o.log,
     templater,
     haproxy,

@@ -2,6 +2,7 @@
 // (the last one that answered is tried first), `GET /v2/apps?embed=apps.tasks` for state, and the
 // `/v2/events` stream as a trigger, reconnected with jittered backoff.
 import type { Logger } from 'pino';
+import { authFetch, type HttpAuth } from '../cluster/index.js';
 
 export const RELEVANT_EVENTS = [
   'api_post_event',
@@ -18,6 +19,8 @@ export class MarathonClient {
   constructor(
     urls: readonly string[],
     private readonly timeoutMs = 46_000,
+    /** Marathon-LB's --auth-credentials / --dcos-auth-credentials. */
+    private readonly auth?: HttpAuth,
   ) {
     this.urls = urls.map((u) => u.replace(/\/+$/, ''));
   }
@@ -31,10 +34,14 @@ export class MarathonClient {
     for (let i = 0; i < this.urls.length; i++) {
       const base = this.urls[i]!;
       try {
-        const res = await fetch(`${base}${path}`, {
+        const res = await authFetch(this.auth, `${base}${path}`, {
           headers: { accept: 'application/json', 'user-agent': 'dcnet-lb' },
           signal: AbortSignal.timeout(this.timeoutMs),
         });
+        if (res.status === 401 || res.status === 403)
+          throw new Error(
+            `HTTP ${res.status}: ${this.auth ? `refused ${this.auth.describe}` : 'Marathon asks for credentials'}`,
+          );
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
         const body = (await res.json()) as unknown;
         if (i > 0) this.urls = [...this.urls.slice(i), ...this.urls.slice(0, i)];
@@ -59,6 +66,7 @@ export interface EventStreamOptions {
   /** Called for each relevant event. */
   readonly onEvent: (eventType: string, event: Record<string, unknown>) => void;
   readonly maxBackoffS?: number;
+  readonly auth?: HttpAuth;
   /** Abort a stream silent for this long (Marathon-LB: < 1 byte/s for 300 s). */
   readonly idleTimeoutMs?: number;
 }
@@ -106,7 +114,7 @@ export class EventStream {
     const idleMs = this.o.idleTimeoutMs ?? 300_000;
     let idle = setTimeout(() => abort.abort(), idleMs);
     try {
-      const res = await fetch(`${base}/v2/events?plan-format=light&${q}`, {
+      const res = await authFetch(this.o.auth, `${base}/v2/events?plan-format=light&${q}`, {
         headers: { accept: 'text/event-stream', 'cache-control': 'no-cache', 'user-agent': 'dcnet-lb' },
         signal: abort.signal,
       });

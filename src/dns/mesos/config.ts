@@ -478,13 +478,10 @@ export function renderConfig(c: MesosDnsConfig, serial: number): Record<string, 
 
 /**
  * Upstream settings dcnet cannot honour yet; refusing them at start beats failing every poll.
- * (`basic` auth and `mesosHTTPSOn` work; TLS files and IAM need a state client that has them.)
+ * (`basic` and `iam` authentication and `mesosHTTPSOn` work; custom TLS files do not yet.)
  */
 export function unsupportedSettings(c: MesosDnsConfig): string[] {
   const out: string[] = [];
-  const name = (k: string): string => k[0]!.toLowerCase() + k.slice(1);
-  if (c.MesosAuthentication === 'iam')
-    out.push(`${name('MesosAuthentication')}: "iam" is not supported by dcnet mesos-dns yet`);
   for (const k of ['CACertFile', 'CertFile', 'KeyFile'] as const)
     if (c[k] !== '')
       out.push(`${k}: custom TLS files are not supported by dcnet mesos-dns yet (HTTPS uses the system CAs)`);

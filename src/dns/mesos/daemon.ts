@@ -5,7 +5,15 @@
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { MesosStatePoller } from '../../cluster/index.js';
+import { readFile } from 'node:fs/promises';
+import {
+  AuthError,
+  basicAuth,
+  MesosStatePoller,
+  parseServiceAccount,
+  serviceAccountAuth,
+  type HttpAuth,
+} from '../../cluster/index.js';
 import {
   MesosResponder,
   dnsMetrics,
@@ -27,6 +35,25 @@ export interface MesosDnsOptions {
   readonly registry?: Registry;
   /** Per-client query rate on the DNS listener (default none: its clients are whole nodes). */
   readonly clientRateLimit?: ClientRateLimitOptions;
+  /** Credentials for Mesos: from `mesosDnsAuth(config)` ("basic" or "iam"), or the caller's own. */
+  readonly auth?: HttpAuth;
+}
+
+/** The credentials a Mesos-DNS config asks for: `MesosCredentials` for "basic", the service
+ *  account in `IAMConfigFile` for "iam" (upstream's format: uid, private_key, login_endpoint). */
+export async function mesosDnsAuth(c: MesosDnsConfig): Promise<HttpAuth | undefined> {
+  if (c.MesosAuthentication === 'basic')
+    return basicAuth(c.MesosCredentials.Principal, c.MesosCredentials.Secret);
+  if (c.MesosAuthentication === 'iam') {
+    let text: string;
+    try {
+      text = await readFile(c.IAMConfigFile, 'utf8');
+    } catch (err) {
+      throw new AuthError(`IAMConfigFile: ${(err as Error).message}`);
+    }
+    return serviceAccountAuth(parseServiceAccount(text, `IAMConfigFile ${c.IAMConfigFile}`));
+  }
+  return undefined;
 }
 
 export interface RunningMesosDns {
@@ -47,11 +74,7 @@ export function startMesosDns(o: MesosDnsOptions): RunningMesosDns {
     timeoutMs: c.StateTimeoutSeconds * 1000,
     log,
     scheme: c.MesosHTTPSOn ? 'https' : 'http',
-    ...(c.MesosAuthentication === 'basic' && {
-      headers: {
-        authorization: `Basic ${Buffer.from(`${c.MesosCredentials.Principal}:${c.MesosCredentials.Secret}`).toString('base64')}`,
-      },
-    }),
+    ...(o.auth && { auth: o.auth }),
   });
   const responder = new MesosResponder({
     domain: c.Domain,

@@ -5,13 +5,22 @@ import type { Logger } from 'pino';
 import { AppValidationError } from './apps.js';
 import type { Emulator } from './emulator.js';
 import { marathonApp, marathonTask, mesosState } from './render.js';
+import { installEmulatorAuth, type AuthCounters, type EmulatorAuth } from './auth.js';
 
-function newApp(log: Logger): FastifyInstance {
-  return Fastify({
+/** When set, both APIs require credentials (DC/OS strict mode); counters are shared. */
+export interface ApiAuth {
+  readonly policy: EmulatorAuth;
+  readonly counters: AuthCounters;
+}
+
+function newApp(log: Logger, auth?: ApiAuth): FastifyInstance {
+  const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
   });
+  if (auth) installEmulatorAuth(app, auth.policy, auth.counters);
+  return app;
 }
 
 export function mesosApi(
@@ -19,8 +28,9 @@ export function mesosApi(
   log: Logger,
   masterPort: number,
   marathonPort: number,
+  auth?: ApiAuth,
 ): FastifyInstance {
-  const app = newApp(log);
+  const app = newApp(log, auth);
   const state = () => mesosState(emu, masterPort, marathonPort);
   app.get('/master/state', async () => state());
   app.get('/master/state.json', async () => state());
@@ -31,8 +41,8 @@ export function mesosApi(
 
 const appIdOf = (path: string): string => `/${path.replace(/^\/+|\/+$/g, '')}`;
 
-export function marathonApi(emu: Emulator, log: Logger): FastifyInstance {
-  const app = newApp(log);
+export function marathonApi(emu: Emulator, log: Logger, auth?: ApiAuth): FastifyInstance {
+  const app = newApp(log, auth);
   const embedTasks = (q: unknown): boolean => {
     const e = (q as { embed?: string | string[] }).embed;
     return (Array.isArray(e) ? e : e ? [e] : []).some((x) => x === 'apps.tasks' || x === 'app.tasks');

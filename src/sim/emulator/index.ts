@@ -4,3 +4,4 @@ export * from './emulator.js';
 export * from './render.js';
 export * from './api.js';
 export { launchTask, mesosBridgeConflist, type LaunchedTask } from './launcher.js';
+export * from './auth.js';
