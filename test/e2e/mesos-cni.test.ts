@@ -47,7 +47,7 @@ const app = (id: string, network: string, hostPort?: number) =>
         portMappings: [{ containerPort: 80, ...(hostPort !== undefined && { hostPort }), protocol: 'tcp' }],
       },
     },
-    ['dcos', 'dcos6'],
+    ['dcos', 'dcos6', 'dual'],
   );
 
 async function launch(
@@ -76,13 +76,29 @@ before(async () => {
   if (NEEDS_ROOT) return;
   await sweepStale();
   workdir = await mkdtemp(join(tmpdir(), 'dcnet-test-e2e-mesos-cni-'));
-  cluster = await OverlayCluster.start({ agents: 2, workdir });
+  // The DC/OS overlays plus one with both families, which DC/OS' own config cannot give a UCR task.
+  const config = join(workdir, 'config.yaml');
+  await writeFile(
+    config,
+    [
+      'dcos_overlay_network:',
+      '  vtep_subnet: 44.128.0.0/20',
+      '  vtep_subnet6: "fd01:a::/64"',
+      '  vtep_mac_oui: "70:B3:D5:00:00:00"',
+      '  overlays:',
+      '    - {name: dcos, subnet: 9.0.0.0/8, prefix: 24}',
+      '    - {name: dcos6, subnet6: "fd01:b::/64", prefix6: 80}',
+      '    - {name: dual, subnet: 203.0.113.0/24, prefix: 26, subnet6: "fd01:d::/64", prefix6: 80}',
+      '',
+    ].join('\n'),
+  );
+  cluster = await OverlayCluster.start({ agents: 2, workdir, masterArgs: ['--config', config] });
   await cluster.waitReady(30_000);
   // The agents have written their Mesos configs.
   for (const name of ['a1', 'a2'])
     await eventually(async () => {
       const files = (await readdir(cluster.agent(name).cniDir)).sort();
-      assert.deepEqual(files, ['dcos.conf', 'dcos6.conf']);
+      assert.deepEqual(files, ['dcos.conf', 'dcos6.conf', 'dual.conf']);
     }, 15_000);
 });
 
@@ -116,6 +132,26 @@ test(
     );
     await eventually(
       async () => assert.match(await curl(client6.netns, `http://[${t6.ips[0]}]:80/`), /web6/),
+      15_000,
+    );
+  },
+);
+
+test(
+  'a UCR task on an overlay with both families gets ip4 and ip6 from one attachment, both reached',
+  { skip: NEEDS_ROOT },
+  async () => {
+    const t = await launch('a1', 'dual', 'dual');
+    assert.equal(t.ips.length, 2, `addresses ${t.ips.join(', ')}`);
+    assert.match(t.ips[0]!, /^203\.0\.113\./);
+    assert.match(t.ips[1]!, /^fd01:d:/);
+    const client = await launch('a2', 'dualclient', 'dual');
+    await eventually(
+      async () => assert.match(await curl(client.netns, `http://${t.ips[0]}:80/`), /dual/),
+      15_000,
+    );
+    await eventually(
+      async () => assert.match(await curl(client.netns, `http://[${t.ips[1]}]:80/`), /dual/),
       15_000,
     );
   },
