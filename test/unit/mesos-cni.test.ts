@@ -15,7 +15,7 @@ import {
   renderMesosCniConf,
   type AgentOverlayInfo,
 } from '../../src/overlay/index.js';
-import { KernelInputError, renderPortMapperAdd } from '../../src/kernel/index.js';
+import { cniExec, KernelInputError, renderPortMapperAdd } from '../../src/kernel/index.js';
 import type { IfName, IpAddr } from '../../src/net/index.js';
 import { fixture } from '../helpers/fixtures.js';
 
@@ -221,4 +221,23 @@ test('port-mapper DNAT rules: one per mapping and family, every excluded device,
       ),
     KernelInputError,
   );
+});
+
+test('cniExec: a plugin is a file in the plugins dir, and every CNI_* value is checked before anything runs', async () => {
+  const base = {
+    pluginDir: '/usr/lib/cni',
+    type: 'bridge',
+    command: 'ADD',
+    containerId: 'c1',
+    ifname: 'eth0',
+  } as const;
+  for (const bad of [
+    { type: '../../bin/sh' },
+    { containerId: 'x y' },
+    { ifname: 'eth0; reboot' },
+    { netnsPath: '/run/netns/../../etc' },
+    { cniArgs: 'A=1\nB=2' },
+    { pluginDir: 'relative' },
+  ])
+    await assert.rejects(cniExec({ ...base, ...bad } as never, '{}'), KernelInputError);
 });
