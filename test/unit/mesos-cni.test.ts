@@ -28,6 +28,13 @@ const dual: AgentOverlayInfo = {
   mesos_bridge: { ...dcos.mesos_bridge!, ip6: dcos6.mesos_bridge!.ip6! },
 };
 
+interface MesosConf {
+  cniVersion: string;
+  excludeDevices: string[];
+  chain: string;
+  delegate: { type: string; cniVersion: string; ipam: { ranges: unknown; routes: unknown } };
+}
+
 test('NetworkConfig: name and type required, wrong kinds refused, unknown fields ignored (stout wording)', () => {
   assert.deepEqual(parseNetworkConfig('{"name":"n","type":"bridge","plugins":[],"x":1}'), {
     ok: true,
@@ -73,7 +80,7 @@ test('the default Mesos form: one loadable network per file, port-mapper delegat
   const text = renderMesosCniConf(dual, { mtu: 1420, dataDir: '/var/run/dcos/cni/networks' })!;
   const parsed = parseNetworkConfig(text);
   assert.deepEqual(parsed, { ok: true, value: { name: 'dcos', type: 'mesos-cni-port-mapper' } });
-  const conf = JSON.parse(text) as Record<string, any>;
+  const conf = JSON.parse(text) as MesosConf;
   assert.equal(conf.cniVersion, '0.2.0');
   assert.deepEqual(conf.excludeDevices, ['m-dcos']);
   assert.equal(conf.chain, 'M-DCOS');
@@ -85,7 +92,7 @@ test('the default Mesos form: one loadable network per file, port-mapper delegat
   ]);
   assert.deepEqual(conf.delegate.ipam.routes, [{ dst: '0.0.0.0/0' }, { dst: '::/0' }]);
   // dcos6 alone: an IPv6-only network, which DC/OS' own form cannot express.
-  const six = JSON.parse(renderMesosCniConf(dcos6, { mtu: 1420 })!) as Record<string, any>;
+  const six = JSON.parse(renderMesosCniConf(dcos6, { mtu: 1420 })!) as MesosConf;
   assert.deepEqual(six.delegate.ipam.ranges, [[{ subnet: dcos6.mesos_bridge!.ip6 }]]);
   assert.equal(renderDcosPortMapperConf(dcos6, { mtu: 1420 }), undefined);
   // The conflist (the old default) is what Mesos cannot load.
