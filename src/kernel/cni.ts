@@ -1,6 +1,7 @@
-// Runs CNI plugin chains the way a container runtime does (a small libcni): ADD through every
-// plugin of a conflist passing prevResult along, DEL in reverse. Used by the test bed and the
-// emulator to attach containers with the network configs dcnet writes.
+// Runs CNI plugins: chains the way a container runtime does (a small libcni: ADD through every
+// plugin of a conflist passing prevResult along, DEL in reverse), used by the test bed; and one
+// plugin the way Mesos runs one (`cniExec`: config text in, exit code and streams out), used by
+// the emulator's network/cni isolator and by dcnet's mesos-cni-port-mapper for its delegate.
 import { isIfName } from '../net/index.js';
 import { KernelError, KernelInputError, need, run } from './exec.js';
 
