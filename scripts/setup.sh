@@ -53,3 +53,13 @@ fi
 
 # Build (incremental: tsc only rewrites what changed).
 npm run --silent build
+
+# Mesos' network/cni isolator runs the `type` of each config in its plugins dir: the configs
+# `dcnet agent` writes name `mesos-cni-port-mapper`, which DC/OS ships and Debian does not. Install
+# dcnet's compatible one there when that name is absent (a real Mesos' binary is left alone).
+pm=/usr/lib/cni/mesos-cni-port-mapper
+if [ ! -e "$pm" ] && [ "$(id -u)" -eq 0 ] && [ -d /usr/lib/cni ]; then
+  echo "setup: installing $pm (dcnet's port-mapper)"
+  printf '#!/bin/sh\nexec %q %q "$@"\n' "$(command -v node)" "$PWD/dist/src/overlay/port-mapper/main.js" >"$pm"
+  chmod 755 "$pm"
+fi

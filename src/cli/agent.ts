@@ -1,7 +1,7 @@
 // `dcnet agent`: the per-node daemon (overlay today; DNS and L4LB join it later).
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
-import { startAgentServer } from '../overlay/index.js';
+import { defaultMesosCniDir, startAgentServer } from '../overlay/index.js';
 import { createLogger } from './logger.js';
 import { parseListen } from './listen.js';
 import { UsageError } from './usage-error.js';
@@ -40,12 +40,23 @@ export function addAgentCommand(program: Command): void {
     )
     .requiredOption('--ip <address>', "this node's IPv4 address (its identity and VXLAN endpoint)")
     .option('--listen <host:port>', 'HTTP endpoint address', '127.0.0.1:5051')
-    .option('--cni-dir <dir>', 'where CNI network configs are written', '/etc/cni/net.d')
+    .option(
+      '--cni-dir <dir>',
+      "the Mesos agent's --network_cni_config_dir: one <overlay>.conf each (default: DC/OS' on DC/OS installs)",
+      defaultMesosCniDir(),
+    )
+    .option(
+      '--cni-conflist-dir <dir>',
+      'also write <overlay>.conflist here, for CNI runtimes that take conflists',
+    )
     .option('--cni-data-dir <dir>', "host-local IPAM lease directory (default: the plugin's)")
     .option('--config <file>', 'YAML config (dcos_overlay_mtu, enable_ipv6)')
     .option('--no-mesos-bridge', 'do not ask for or configure the Mesos (CNI) half (master nodes)')
     .option('--no-docker-bridge', 'do not ask for or configure the Docker half')
-    .option('--dcos-port-mapper', 'also write the DC/OS mesos-cni-port-mapper config (<name>.conf)')
+    .option(
+      '--dcos-port-mapper',
+      "write DC/OS' own <overlay>.conf byte for byte (IPv4 only) instead of the dual-stack form",
+    )
     .option('--docker-socket <path>', 'Docker Engine API socket', '/var/run/docker.sock')
     .option(
       '--grace-period <s>',
@@ -114,6 +125,7 @@ export function addAgentCommand(program: Command): void {
         listen: string;
         cniDir: string;
         cniDataDir?: string;
+        cniConflistDir?: string;
         config?: string;
         mesosBridge: boolean;
         dockerBridge: boolean;
@@ -165,6 +177,7 @@ export function addAgentCommand(program: Command): void {
         ...(tls.secure && { tls: tls.files }),
         cniDir: opts.cniDir,
         ...(opts.cniDataDir !== undefined && { cniDataDir: opts.cniDataDir }),
+        ...(opts.cniConflistDir !== undefined && { cniConflistDir: opts.cniConflistDir }),
         dcosPortMapper: opts.dcosPortMapper ?? false,
         mesosBridge: opts.mesosBridge,
         dockerBridge: opts.dockerBridge,

@@ -13,6 +13,7 @@ export {
 } from './nft.js';
 export * from './nft-l4lb.js';
 export * from './nft-masquerade.js';
+export * from './nft-port-mapper.js';
 export * from './conntrack.js';
 export * from './cni.js';
 export * from './docker.js';

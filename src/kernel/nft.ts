@@ -4,7 +4,7 @@
 import { KernelInputError, run, runJson, type RunOptions } from './exec.js';
 
 /** The tables dcnet owns: the only ones it lists, checks or deletes. */
-export const NFT_TABLES = ['dcnet_l4lb', 'dcnet_overlay'] as const;
+export const NFT_TABLES = ['dcnet_l4lb', 'dcnet_overlay', 'dcnet_port_mapper'] as const;
 export type NftTableName = (typeof NFT_TABLES)[number];
 
 const table = (name: NftTableName): string => {

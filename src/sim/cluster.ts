@@ -16,13 +16,19 @@ import {
 } from '../pki/index.js';
 import { STORE_PREFIX, type KeyValue, type RangeResult, type TxnResult } from '../store/index.js';
 import { Testbed, type Host, type Spawned } from './testbed.js';
+import { preparePluginsDir } from './cni-plugins.js';
 
 export const REPO_ROOT = join(fileURLToPath(import.meta.url), '..', '..', '..', '..');
 export const DCNET_BIN = join(REPO_ROOT, 'bin', 'dcnet');
 
 export interface AgentNode {
   readonly host: Host;
+  /** The Mesos agent's CNI config directory (`dcnet agent --cni-dir`: `<overlay>.conf`). */
   readonly cniDir: string;
+  /** The Mesos agent's CNI plugins directory (shared by the cluster's agents). */
+  readonly cniPluginsDir: string;
+  /** Where the agent also writes `<overlay>.conflist` (for test containers attached by libcni). */
+  readonly cniConflistDir: string;
   readonly url: string;
   proc: Spawned;
   readonly args: string[];
@@ -211,6 +217,8 @@ export class OverlayCluster {
     const dir = join(this.opts.workdir, name);
     await mkdir(dir, { recursive: true });
     const cniDir = join(dir, 'cni');
+    const cniConflistDir = join(dir, 'cni-conflist');
+    const cniPluginsDir = await preparePluginsDir(join(this.opts.workdir, 'cni-plugins'));
     await this.opts.prepareHost?.(name, host, dir, this.tb);
     if (!this.opts.insecure) await this.issue(name, 'agent', [host.ip]);
     const args = [
@@ -225,6 +233,8 @@ export class OverlayCluster {
       `${host.ip}:5051`,
       '--cni-dir',
       cniDir,
+      '--cni-conflist-dir',
+      cniConflistDir,
       '--cni-data-dir',
       join(dir, 'ipam'),
       '--docker-socket',
@@ -242,6 +252,8 @@ export class OverlayCluster {
     const node: AgentNode = {
       host,
       cniDir,
+      cniPluginsDir,
+      cniConflistDir,
       url: `http://${host.ip}:5051`,
       args,
       proc: this.tb.spawn(host.netns, process.execPath, args, this.logOpts(name)),
@@ -377,7 +389,7 @@ export class OverlayCluster {
 
   async conflist(agent: string, overlay: string): Promise<CniConflist> {
     return JSON.parse(
-      await readFile(join(this.agent(agent).cniDir, `${overlay}.conflist`), 'utf8'),
+      await readFile(join(this.agent(agent).cniConflistDir, `${overlay}.conflist`), 'utf8'),
     ) as CniConflist;
   }
 

@@ -154,6 +154,7 @@ export class Demo {
         ip: a.host.ip,
         public: this.publicAgents.has(name),
         cniDir: a.cniDir,
+        cniPluginsDir: a.cniPluginsDir,
       })),
     };
   }

@@ -5,3 +5,4 @@ export * from './servers.js';
 export * from './emulator/index.js';
 export * from './demo.js';
 export * from './etcd.js';
+export * from './cni-plugins.js';

@@ -69,7 +69,16 @@ const emu = new Emulator({
     prefix: 'dcnet-auth-test',
     workdir: '/nonexistent',
     master: { netns: 'none', ip: '127.0.0.1' },
-    agents: [{ name: 'a1', netns: 'none', ip: '192.0.2.1', public: false, cniDir: '/nonexistent' }],
+    agents: [
+      {
+        name: 'a1',
+        netns: 'none',
+        ip: '192.0.2.1',
+        public: false,
+        cniDir: '/nonexistent',
+        cniPluginsDir: '/usr/lib/cni',
+      },
+    ],
   },
   log: silent,
 });

@@ -42,7 +42,16 @@ test("the emulator's /master/state parses with the same reader and carries what 
       prefix: 'dcnt0000',
       workdir: '/nonexistent',
       master: { netns: 'm', ip: '10.250.0.100' },
-      agents: [{ name: 'a1', netns: 'a1', ip: '10.250.0.1', public: false, cniDir: '/nonexistent' }],
+      agents: [
+        {
+          name: 'a1',
+          netns: 'a1',
+          ip: '10.250.0.1',
+          public: false,
+          cniDir: '/nonexistent',
+          cniPluginsDir: '/nonexistent',
+        },
+      ],
     },
     log: pino({ level: 'silent' }),
   });

@@ -30,7 +30,7 @@ import {
   type NodeInfo,
   type ReconcileResult,
 } from '../dataplane/index.js';
-import { cniConfigPath, renderCniConflist, renderDcosPortMapperConf } from './cni.js';
+import { cniConfigPath, renderCniConflist, renderDcosPortMapperConf, renderMesosCniConf } from './cni.js';
 import { dockerNetworkDifferences, dockerNetworkSpec } from './docker-network.js';
 import { abortableSleep, retry } from './backoff.js';
 
@@ -39,10 +39,14 @@ export interface AgentOptions {
   readonly masterUrls: readonly string[];
   /** This node's underlay IPv4 address (its identity at the master, the VXLAN endpoint). */
   readonly ip: string;
+  /** The Mesos agent's --network_cni_config_dir: one `<name>.conf` per overlay. */
   readonly cniDir: string;
   readonly cniDataDir?: string;
-  /** Also write the DC/OS `mesos-cni-port-mapper` form (`<name>.conf`). */
+  /** Write DC/OS' own `<name>.conf` byte for byte (IPv4 only) instead of the dual-stack form. */
   readonly dcosPortMapper?: boolean;
+  /** Also write `<name>.conflist` (bridge + portmap) here, for CNI runtimes that take conflists.
+   *  A separate directory: Mesos would log every conflist in its own as unparsable. */
+  readonly cniConflistDir?: string;
   readonly mesosBridge: boolean;
   readonly dockerBridge: boolean;
   readonly overlayMtu: number;
@@ -351,16 +355,18 @@ export class OverlayAgent {
       mtu: this.o.overlayMtu,
       ...(this.o.cniDataDir !== undefined && { dataDir: this.o.cniDataDir }),
     };
-    const list = renderCniConflist(o, opts);
-    if (!list) return;
-    await mkdir(this.o.cniDir, { recursive: true });
-    await writeFileAtomic(
-      cniConfigPath(this.o.cniDir, o.info.name, 'conflist'),
-      `${JSON.stringify(list, null, 2)}\n`,
-    );
-    if (this.o.dcosPortMapper) {
-      const conf = renderDcosPortMapperConf(o, opts);
-      if (conf !== undefined) await writeFileAtomic(cniConfigPath(this.o.cniDir, o.info.name, 'conf'), conf);
+    const conf = this.o.dcosPortMapper ? renderDcosPortMapperConf(o, opts) : renderMesosCniConf(o, opts);
+    if (conf !== undefined) {
+      await mkdir(this.o.cniDir, { recursive: true });
+      await writeFileAtomic(cniConfigPath(this.o.cniDir, o.info.name, 'conf'), conf);
+    }
+    const list = this.o.cniConflistDir !== undefined ? renderCniConflist(o, opts) : undefined;
+    if (list && this.o.cniConflistDir !== undefined) {
+      await mkdir(this.o.cniConflistDir, { recursive: true });
+      await writeFileAtomic(
+        cniConfigPath(this.o.cniConflistDir, o.info.name, 'conflist'),
+        `${JSON.stringify(list, null, 2)}\n`,
+      );
     }
   }
 

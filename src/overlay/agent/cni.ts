@@ -1,6 +1,7 @@
 // CNI network configs for Mesos containers (specs/overlay.md §4.4): one conflist per overlay with a
 // Mesos bridge, for the real plugins (bridge + host-local + portmap), with IPv6 ranges beyond the
 // original; and the DC/OS port-mapper form byte for byte for those who still run it.
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { isOverlayName, quote, stoutEscape, type OverlayName } from '../../net/index.js';
 import type { CniConflist } from '../../kernel/index.js';
@@ -51,6 +52,36 @@ export function renderCniConflist(overlay: AgentOverlayInfo, opts: CniOptions): 
   };
 }
 
+/** The version the Mesos form declares: Mesos reads a plugin's result as the 0.2.0 shape (`ip4`,
+ *  `ip6`), so the delegate must answer in it; a 0.3.0+ config makes `bridge` answer with `ips`,
+ *  which Mesos parses as no address at all. */
+export const MESOS_CONF_CNI_VERSION = '0.2.0';
+
+/** `<cni_dir>/<name>.conf` for Mesos' network/cni isolator (the default): one network per file,
+ *  `mesos-cni-port-mapper` delegating to `bridge` as DC/OS writes it, but with the IPv4 and the
+ *  IPv6 range together, so one attachment gives the task both `ip4` and `ip6`. */
+export function renderMesosCniConf(overlay: AgentOverlayInfo, opts: CniOptions): string | undefined {
+  const bridge = overlay.mesos_bridge;
+  if (!bridge || (bridge.ip === undefined && bridge.ip6 === undefined)) return undefined;
+  const ranges = [
+    ...(bridge.ip !== undefined ? [[{ subnet: bridge.ip }]] : []),
+    ...(bridge.ip6 !== undefined ? [[{ subnet: bridge.ip6 }]] : []),
+  ];
+  const routes = [
+    ...(bridge.ip !== undefined ? [{ dst: '0.0.0.0/0' }] : []),
+    ...(bridge.ip6 !== undefined ? [{ dst: '::/0' }] : []),
+  ];
+  const conf = {
+    cniVersion: MESOS_CONF_CNI_VERSION,
+    name: overlay.info.name,
+    type: 'mesos-cni-port-mapper',
+    excludeDevices: [bridge.name],
+    chain: bridge.name.toUpperCase(),
+    delegate: { cniVersion: MESOS_CONF_CNI_VERSION, ...bridgePlugin(bridge.name, opts, { ranges, routes }) },
+  };
+  return `${JSON.stringify(conf, null, 2)}\n`;
+}
+
 /** `<cni_dir>/<name>.conf` as the DC/OS agent module writes it: IPv4 only, fixed key order. */
 export function renderDcosPortMapperConf(overlay: AgentOverlayInfo, opts: CniOptions): string | undefined {
   const bridge = overlay.mesos_bridge;
@@ -74,4 +105,12 @@ export function cniConfigPath(dir: string, name: OverlayName, ext: 'conflist' | 
   if (dirname(resolve(path)) !== resolve(dir))
     throw new Error(`refusing CNI config path ${quote(path)}: outside ${quote(dir)}`);
   return path;
+}
+
+/** Where DC/OS points the Mesos agent's --network_cni_config_dir. */
+export const DCOS_CNI_DIR = '/opt/mesosphere/etc/dcos/network/cni';
+
+/** DC/OS' directory on a DC/OS-style install (/opt/mesosphere present), else the common one. */
+export function defaultMesosCniDir(exists: (p: string) => boolean = existsSync): string {
+  return exists('/opt/mesosphere') ? DCOS_CNI_DIR : '/etc/cni/net.d';
 }

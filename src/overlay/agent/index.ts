@@ -6,6 +6,15 @@ export {
   type AgentRole,
   type AgentRoleContext,
 } from './server.js';
-export { cniConfigPath, renderCniConflist, renderDcosPortMapperConf, type CniOptions } from './cni.js';
+export {
+  cniConfigPath,
+  defaultMesosCniDir,
+  renderCniConflist,
+  renderDcosPortMapperConf,
+  renderMesosCniConf,
+  DCOS_CNI_DIR,
+  MESOS_CONF_CNI_VERSION,
+  type CniOptions,
+} from './cni.js';
 export { dockerNetworkSpec, dockerNetworkDifferences } from './docker-network.js';
 export { retry, backoffBound } from './backoff.js';

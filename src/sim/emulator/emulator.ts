@@ -107,12 +107,14 @@ export class Emulator {
     for (const fn of this.listeners) fn(e);
   }
 
-  /** Overlay networks the agents have conflists for (a container network must be one of them). */
+  /** Networks the agents have a CNI config file for (a container network must be one of them).
+   *  By file name only: whether Mesos can load the file is the launch's business, and a task on a
+   *  network it cannot load fails there with Mesos' error, as it would on a real agent. */
   async knownNetworks(): Promise<string[]> {
     const first = this.o.topology.agents[0];
     if (!first) return [];
     const files = await readdir(first.cniDir).catch(() => [] as string[]);
-    return files.filter((f) => f.endsWith('.conflist')).map((f) => f.slice(0, -'.conflist'.length));
+    return [...new Set(files.flatMap((f) => /^(.+)\.(conf|conflist|json)$/.exec(f)?.[1] ?? []))];
   }
 
   private assignServicePorts(app: App, previous?: App): void {
@@ -316,6 +318,7 @@ export class Emulator {
         agentIndex: this.o.topology.agents.indexOf(agent),
         hostPorts,
         workdir: this.o.topology.workdir,
+        log: this.o.log,
       });
       t.launched = launched;
       t.ips = launched.ips;

@@ -3,5 +3,12 @@ export * from './topology.js';
 export * from './emulator.js';
 export * from './render.js';
 export * from './api.js';
-export { launchTask, mesosBridgeConflist, type LaunchedTask } from './launcher.js';
+export {
+  agentIsolator,
+  agentIsolatorFor,
+  launchTask,
+  mesosBridgeConflist,
+  type LaunchedTask,
+} from './launcher.js';
+export * from './mesos-cni.js';
 export * from './auth.js';

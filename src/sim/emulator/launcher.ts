@@ -1,7 +1,9 @@
 // Launches an emulated task as a real process in a real network namespace, the way its app asks:
 // host networking (the agent's namespace, host ports), container/bridge (a namespace on the
-// agent's CNI bridge with portmap), or container networks (the overlay conflists `dcnet agent`
-// wrote). Every task namespace is named after its agent's, so the test bed's sweep finds it.
+// agent's CNI bridge with portmap), or container networks, which go through the Mesos agent's
+// network/cni isolator as Mesos runs it (mesos-cni.ts: only the files in the agent's CNI config
+// directory, only the plugins in its plugins directory, results read as ip4/ip6). Every task
+// namespace is named after its agent's, so the test bed's sweep finds it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,6 +12,8 @@ import { run } from '../../kernel/raw.js';
 import type { App } from './apps.js';
 import type { TopoAgent } from './topology.js';
 import { TASK_SERVER } from './task-server.js';
+import { MesosCniIsolator, type IsolatorLog, type MesosNetworkInfo } from './mesos-cni.js';
+import type { Logger } from 'pino';
 import { DOCKER_CLI } from '../docker.js';
 
 export interface LaunchedTask {
@@ -47,17 +51,6 @@ export function mesosBridgeConflist(agentIndex: number, dataDir: string): CniCon
   };
 }
 
-export async function overlayConflist(agent: TopoAgent, network: string): Promise<CniConflist> {
-  const path = join(agent.cniDir, `${network}.conflist`);
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as CniConflist;
-  } catch (err) {
-    throw new Error(
-      `network "${network}" is not configured on ${agent.name} (${path}: ${(err as Error).message})`,
-    );
-  }
-}
-
 export interface LaunchSpec {
   readonly taskId: string;
   readonly app: App;
@@ -66,6 +59,20 @@ export interface LaunchSpec {
   /** Per app port: the host port given to this task, or undefined. */
   readonly hostPorts: (number | undefined)[];
   readonly workdir: string;
+  /** Where the isolator's log lines go (Mesos' agent log). */
+  readonly log?: Logger;
+}
+
+/** The agent's network/cni isolator, as its Mesos agent would be started in the test bed. */
+export function agentIsolator(agent: TopoAgent, log?: Logger): MesosCniIsolator {
+  return agentIsolatorFor(agent, {
+    error: (msg: string) => log?.error({ agent: agent.name }, msg),
+    info: (msg: string) => log?.info({ agent: agent.name }, msg),
+  });
+}
+
+export function agentIsolatorFor(agent: TopoAgent, sink: IsolatorLog): MesosCniIsolator {
+  return new MesosCniIsolator(agent.cniDir, agent.cniPluginsDir, sink, agent.netns);
 }
 
 /** Short, unique, interface-safe suffix for a task namespace. */
@@ -141,6 +148,9 @@ export async function launchTask(spec: LaunchSpec): Promise<LaunchedTask> {
   const own = app.mode !== 'host';
   const netns = own ? `${agent.netns}-${suffix(spec.taskId)}` : agent.netns;
   const attachments: { list: CniConflist; ifname: string }[] = [];
+  const mesosAttachments: { network: MesosNetworkInfo; ifname: string }[] = [];
+  const isolator = agentIsolator(agent, spec.log);
+  const netnsPath = `/run/netns/${netns}`;
   const ips: string[] = [];
   const portMappings = app.ports.flatMap((p, i) => {
     const hostPort = spec.hostPorts[i];
@@ -153,11 +163,13 @@ export async function launchTask(spec: LaunchSpec): Promise<LaunchedTask> {
     for (const a of attachments.reverse()) {
       await cniDel(a.list, {
         containerId: spec.taskId,
-        netnsPath: `/run/netns/${netns}`,
+        netnsPath,
         ifname: a.ifname,
         hostNetns: agent.netns,
       }).catch(() => {});
     }
+    for (const a of mesosAttachments.reverse())
+      await isolator.detach(spec.taskId, a.network, a.ifname, netnsPath).catch(() => {});
     if (own) {
       await run('ip', ['netns', 'del', netns]).catch(() => {});
       await rm(`/etc/netns/${netns}`, { recursive: true, force: true });
@@ -167,21 +179,39 @@ export async function launchTask(spec: LaunchSpec): Promise<LaunchedTask> {
     if (own) {
       await run('ip', ['netns', 'add', netns]);
       await run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
-      const lists =
-        app.mode === 'container/bridge'
-          ? [mesosBridgeConflist(spec.agentIndex, join(spec.workdir, agent.name, 'mesos-bridge-ipam'))]
-          : await Promise.all(app.networks.map((n) => overlayConflist(agent, n.name!)));
-      for (const [i, list] of lists.entries()) {
-        const ifname = `eth${i}`;
+      if (app.mode === 'container/bridge') {
+        const list = mesosBridgeConflist(
+          spec.agentIndex,
+          join(spec.workdir, agent.name, 'mesos-bridge-ipam'),
+        );
         const result = await cniAdd(list, {
           containerId: spec.taskId,
-          netnsPath: `/run/netns/${netns}`,
-          ifname,
+          netnsPath,
+          ifname: 'eth0',
           hostNetns: agent.netns,
-          ...(i === 0 && portMappings.length > 0 && { runtimeConfig: { portMappings } }),
+          ...(portMappings.length > 0 && { runtimeConfig: { portMappings } }),
         });
-        attachments.push({ list, ifname });
+        attachments.push({ list, ifname: 'eth0' });
         for (const a of result.ips ?? []) ips.push(a.address.split('/')[0]!);
+      } else {
+        // Marathon gives the port mappings to the network they name; here: the first one.
+        for (const [i, n] of app.networks.entries()) {
+          const network: MesosNetworkInfo = {
+            name: n.name!,
+            ...(i === 0 &&
+              portMappings.length > 0 && {
+                port_mappings: portMappings.map((m) => ({
+                  host_port: m.hostPort,
+                  container_port: m.containerPort,
+                  protocol: m.protocol,
+                })),
+              }),
+          };
+          const ifname = `eth${i}`;
+          const attached = await isolator.attach(spec.taskId, network, ifname, netnsPath);
+          mesosAttachments.push({ network, ifname });
+          for (const c of [attached.info.ip4, attached.info.ip6]) if (c) ips.push(c.ip.split('/')[0]!);
+        }
       }
     } else {
       ips.push(agent.ip);

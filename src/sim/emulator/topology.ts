@@ -13,8 +13,10 @@ export const topologySchema = z
         netns: z.string(),
         ip: z.string(),
         public: z.boolean().default(false),
-        /** Where `dcnet agent` writes the overlay conflists. */
+        /** The Mesos agent's --network_cni_config_dir (where `dcnet agent` writes `<name>.conf`). */
         cniDir: z.string(),
+        /** The Mesos agent's --network_cni_plugins_dir. */
+        cniPluginsDir: z.string().default('/usr/lib/cni'),
       }),
     ),
   })
