@@ -57,9 +57,12 @@ npm run --silent build
 # Mesos' network/cni isolator runs the `type` of each config in its plugins dir: the configs
 # `dcnet agent` writes name `mesos-cni-port-mapper`, which DC/OS ships and Debian does not. Install
 # dcnet's compatible one there when that name is absent (a real Mesos' binary is left alone).
+# A script dcnet wrote before (marked) is rewritten for this checkout, so it never points at an old one.
 pm=/usr/lib/cni/mesos-cni-port-mapper
-if [ ! -e "$pm" ] && [ "$(id -u)" -eq 0 ] && [ -d /usr/lib/cni ]; then
+want=$(printf '#!/bin/sh\n# dcnet port-mapper (scripts/setup.sh)\nexec %q %q "$@"\n' "$(command -v node)" "$PWD/dist/src/overlay/port-mapper/main.js")
+if [ "$(id -u)" -eq 0 ] && [ -d /usr/lib/cni ] &&
+  { [ ! -e "$pm" ] || grep -q -e '^# dcnet port-mapper' -e 'port-mapper/main.js' "$pm"; } &&
+  [ "$(cat "$pm" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing $pm (dcnet's port-mapper)"
-  printf '#!/bin/sh\nexec %q %q "$@"\n' "$(command -v node)" "$PWD/dist/src/overlay/port-mapper/main.js" >"$pm"
-  chmod 755 "$pm"
+  printf '%s\n' "$want" >"$pm.tmp" && chmod 755 "$pm.tmp" && mv "$pm.tmp" "$pm"
 fi
