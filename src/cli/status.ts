@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import type { ClusterStatus } from '../overlay/index.js';
 import { UsageError } from './usage-error.js';
-import { plainClient, tlsClient } from '../pki/index.js';
 import { addTlsOptions, checkScheme, controlPlaneTls, type TlsCliOptions } from './tls.js';
 
 /** Another node's text on this terminal: JSON-escaped when it holds control or format characters,
@@ -62,7 +61,9 @@ function masterUrls(text: string): string[] {
 export function addStatusCommand(program: Command): void {
   const cmd = program
     .command('status')
-    .description('show masters, the leader, store health and agents (asks any master)')
+    .description(
+      'show masters, the leader, store health, agents, overlays, pools, DNS zones, VIPs and rejected input (asks any master)',
+    )
     .option(
       '--master <url[,url…]>',
       'master URL(s); the first that answers is used (default https://127.0.0.1:5050, http:// with --insecure)',
@@ -73,6 +74,7 @@ export function addStatusCommand(program: Command): void {
     if (opts.insecure) process.stderr.write('dcnet status: --insecure: asking over plain HTTP\n');
     const urls = masterUrls(opts.master ?? `${tls.secure ? 'https' : 'http'}://127.0.0.1:5050`);
     checkScheme('--master', urls, tls);
+    const { plainClient, tlsClient } = await import('../pki/index.js');
     const client = tls.secure ? tlsClient(tls.files, { requirePeerRole: 'master' }) : plainClient;
     const errors: string[] = [];
     try {
