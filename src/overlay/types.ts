@@ -206,5 +206,10 @@ export const nodeStatusSchema = z.object({
     error: statusText.optional(),
     failures: z.array(z.object({ line: statusText, error: statusText })).max(100),
   }),
+  /** Each overlay's configuration outcome on the node (STATUS_OK, or STATUS_FAILED and why). */
+  overlays: z
+    .array(z.object({ name: statusText, status: z.enum(OVERLAY_STATUSES), error: statusText.optional() }))
+    .max(100)
+    .optional(),
 });
 export type NodeStatus = z.output<typeof nodeStatusSchema>;

@@ -164,6 +164,11 @@ export class OverlayAgent {
           .slice(0, 100)
           .map((f) => ({ line: f.line.slice(0, 600), error: f.error.slice(0, 600) })),
       },
+      overlays: [...this.states].slice(0, 100).map(([name, st]) => ({
+        name: name.slice(0, 600),
+        status: st.status,
+        ...(st.error !== undefined && { error: st.error.slice(0, 600) }),
+      })),
     };
   }
 
@@ -586,6 +591,7 @@ export class OverlayAgent {
           this.o.log.error({ overlay: o.info.name, error }, 'overlay configuration failed');
         }
       }
+      this.publishStatusSoon();
       await this.acknowledge();
     } finally {
       this.dockerRetrying = false;
