@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OverlayCluster, sweepStale } from '../../src/sim/index.js';
+import { DCNET_BIN, OverlayCluster, sweepStale } from '../../src/sim/index.js';
 import { parseResolvConf } from '../../src/dns/dcos/index.js';
 import { eventually, NEEDS_ROOT } from '../helpers/eventually.js';
 
@@ -132,5 +132,32 @@ test(
     assert.match(metrics, /dcnet_dns_resolv_conf_switches_total\{to="local"\} [1-9]/);
     assert.match(metrics, /dcnet_dns_resolv_conf_mode\{mode="local"\} 1/);
     assert.equal(await readFile(`${path}.dcnet-orig`, 'utf8'), ORIGINAL);
+  },
+);
+
+test(
+  'dcnet status on the live cluster: the agent overlays STATUS_OK, pools, VIPs, zones',
+  { skip: NEEDS_ROOT },
+  async () => {
+    const m = cluster.master;
+    const run = () =>
+      cluster.tb.exec(m.host.netns, process.execPath, [
+        DCNET_BIN,
+        'status',
+        '--tls-dir',
+        cluster.tls.get('operator')!.dir,
+        '--master',
+        m.url,
+      ]);
+    const a1 = cluster.agent('a1').host.ip;
+    await eventually(async () => {
+      const { stdout } = await run();
+      assert.match(stdout, new RegExp(`${a1.replace(/\./g, '\\.')} +vtep 44\\.128\\.0\\.\\d+ +published`));
+      assert.match(stdout, /overlay dcos: STATUS_OK/);
+      assert.match(stdout, /vtep +44\.128\.0\.0\/20 +1 used of \d+/);
+      assert.match(stdout, /dcos +9\.0\.0\.0\/8 \/24 +1 used of 65536/);
+      assert.match(stdout, /VIPs: \d+/);
+      assert.match(stdout, /DNS zones served by every node \(\d+\):/);
+    }, 15_000);
   },
 );
