@@ -103,12 +103,7 @@ export function nodeRoles(o: { dns?: DnsRoleOptions; l4lb?: L4lbRoleOptions }): 
       registerDcosDnsRoutes(app, dns.zones, DCNET_VERSION);
       publishVipNames();
       const node = dns;
-      try {
-        await watchdog?.start();
-      } catch (err) {
-        await node.close();
-        throw err;
-      }
+      await watchdog?.start();
       addHealth('resolv_conf', () =>
         watchdog ? { path: d.resolvConf!.path, mode: watchdog.currentMode } : { mode: 'unmanaged' },
       );

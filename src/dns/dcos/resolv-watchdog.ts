@@ -121,7 +121,17 @@ export class ResolvConfWatchdog {
   async prepare(): Promise<void> {
     const current = await readFile(this.o.path, 'utf8').catch(() => undefined);
     if (current !== undefined && !parseResolvConf(current).generated) {
-      await this.saveOriginal(current);
+      try {
+        await this.saveOriginal(current);
+      } catch (err) {
+        // Not fatal: its nameservers are still known for this run; the save is retried next start.
+        this.original = parseResolvConf(current);
+        this.o.log.error(
+          { original: this.originalPath, err: (err as Error).message },
+          'resolv.conf: could not save the file as it was before dcnet',
+        );
+        return;
+      }
     }
     const saved = await readFile(this.originalPath, 'utf8').catch(() => undefined);
     this.original = parseResolvConf(saved ?? '');
@@ -134,7 +144,12 @@ export class ResolvConfWatchdog {
 
   /** Writes local mode (the node DNS must be listening), then checks every interval. */
   async start(): Promise<void> {
-    await this.write('local', 'agent started: the node-local DNS is listening');
+    try {
+      await this.write('local', 'agent started: the node-local DNS is listening');
+    } catch (err) {
+      // The DNS serves regardless; every check tries the write again.
+      this.o.log.error({ path: this.o.path, err: (err as Error).message }, 'resolv.conf: could not write');
+    }
     this.schedule();
   }
 
