@@ -62,7 +62,7 @@ export function nodeRoles(o: { dns?: DnsRoleOptions; l4lb?: L4lbRoleOptions }): 
   }
   if (o.dns) {
     const d = o.dns;
-    roles.push(async ({ app, registry, store, log, addHealth }) => {
+    roles.push(async ({ app, registry, store, log, addHealth, setResolvConfMode }) => {
       // resolv.conf can only name port-53 servers: the node DNS addresses listened on at 53.
       const local = d.listen.filter((l) => l.port === 53 && !/^(0\.0\.0\.0|::)$/.test(l.host));
       const watchdog =
@@ -78,8 +78,10 @@ export function nodeRoles(o: { dns?: DnsRoleOptions; l4lb?: L4lbRoleOptions }): 
               intervalMs: d.resolvConf.intervalMs,
               timeoutMs: Math.min(2000, d.resolvConf.intervalMs * 0.8),
               registry,
+              onMode: setResolvConfMode,
             })
           : undefined;
+      if (!watchdog) setResolvConfMode('unmanaged');
       if (d.resolvConf && !watchdog)
         log.warn({ listen: d.listen }, 'resolv.conf left alone: the node DNS listens on no port-53 address');
       // Before the DNS starts: once resolv.conf names the node DNS, the original file holds the

@@ -38,6 +38,9 @@ export function formatStatus(s: ClusterStatus, pools?: PoolsAnswer): string {
       );
       const st = a.status;
       if (!st) continue;
+      if (st.resolv_conf === 'upstream')
+        lines.push('      resolv.conf: UPSTREAM (the node DNS did not answer ready.spartan)');
+      else if (st.resolv_conf !== undefined) lines.push(`      resolv.conf: ${st.resolv_conf}`);
       for (const o of st.overlays ?? [])
         lines.push(
           `      overlay ${shown(o.name)}: ${o.status}${o.error !== undefined ? `: ${shown(o.error)}` : ''}`,

@@ -47,6 +47,20 @@ after(async () => {
   if (workdir) await rm(workdir, { recursive: true, force: true });
 });
 
+/** `dcnet status` run in the master's namespace with the operator's certificate. */
+const dcnetStatus = async (...extra: string[]): Promise<string> =>
+  (
+    await cluster.tb.exec(cluster.master.host.netns, process.execPath, [
+      DCNET_BIN,
+      'status',
+      '--tls-dir',
+      cluster.tls.get('operator')!.dir,
+      '--master',
+      cluster.master.url,
+      ...extra,
+    ])
+  ).stdout;
+
 test(
   'the watchdog switches resolv.conf to the upstream while the node DNS fails, and back; never an empty file',
   { skip: NEEDS_ROOT },
@@ -108,6 +122,7 @@ test(
       assert.ok(took < (INTERVAL_S * 2 + 4) * 1000, `switched to upstream after ${took} ms`);
       assert.deepEqual((await read()).kept, ['search corp.example', 'options ndots:2 timeout:1']);
       assert.equal(await health(), 'upstream');
+      await eventually(async () => assert.match(await dcnetStatus(), /resolv\.conf: UPSTREAM/), 10_000);
 
       await cluster.tb.exec(ns, 'nft', ['delete', 'table', 'inet', TABLE]);
       await eventually(
@@ -136,24 +151,15 @@ test(
 );
 
 test(
-  'dcnet status on the live cluster: the agent overlays STATUS_OK, pools, VIPs, zones',
+  'dcnet status on the live cluster: the agent overlays STATUS_OK, resolv.conf mode, pools, VIPs, zones',
   { skip: NEEDS_ROOT },
   async () => {
-    const m = cluster.master;
-    const run = () =>
-      cluster.tb.exec(m.host.netns, process.execPath, [
-        DCNET_BIN,
-        'status',
-        '--tls-dir',
-        cluster.tls.get('operator')!.dir,
-        '--master',
-        m.url,
-      ]);
     const a1 = cluster.agent('a1').host.ip;
     await eventually(async () => {
-      const { stdout } = await run();
+      const stdout = await dcnetStatus();
       assert.match(stdout, new RegExp(`${a1.replace(/\./g, '\\.')} +vtep 44\\.128\\.0\\.\\d+ +published`));
       assert.match(stdout, /overlay dcos: STATUS_OK/);
+      assert.match(stdout, /resolv\.conf: local/);
       assert.match(stdout, /vtep +44\.128\.0\.0\/20 +1 used of \d+/);
       assert.match(stdout, /dcos +9\.0\.0\.0\/8 \/24 +1 used of 65536/);
       assert.match(stdout, /VIPs: \d+/);

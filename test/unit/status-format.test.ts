@@ -21,6 +21,7 @@ const status: ClusterStatus = {
         updated: '2026-01-01T00:00:00Z',
         rejected: [],
         dataplane: { failures: [] },
+        resolv_conf: 'upstream',
         overlays: [
           { name: 'dcos', status: 'STATUS_OK' },
           { name: 'dcos6', status: 'STATUS_FAILED', error: 'docker: network d-dcos6 exists\n\x1b[2J' },
@@ -54,6 +55,7 @@ test('overlays per agent: STATUS_OK, and STATUS_FAILED with its reason, escaped'
   assert.match(text, /overlay dcos: STATUS_OK\n/);
   assert.match(text, /overlay dcos6: STATUS_FAILED: "docker: network d-dcos6 exists\\n\\u001b\[2J"/);
   assert.ok(!text.includes('\x1b'), 'no raw escape character');
+  assert.match(text, /resolv\.conf: UPSTREAM \(the node DNS did not answer ready\.spartan\)/);
 });
 
 test("the leader's pools, exhausted ones flagged; VIP count and zones", () => {

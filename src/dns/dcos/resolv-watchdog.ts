@@ -32,6 +32,8 @@ export interface ResolvConfWatchdogOptions {
   readonly intervalMs: number;
   readonly timeoutMs: number;
   readonly registry?: Registry;
+  /** Called after every write with the mode written. */
+  readonly onMode?: (mode: ResolvConfMode) => void;
 }
 
 /** Asks `ready.spartan` over UDP; true when an A record comes back in time. */
@@ -217,6 +219,7 @@ export class ResolvConfWatchdog {
     if (from !== undefined) this.switches?.inc({ to: mode });
     this.modeGauge?.set({ mode: 'local' }, mode === 'local' ? 1 : 0);
     this.modeGauge?.set({ mode: 'upstream' }, mode === 'upstream' ? 1 : 0);
+    this.o.onMode?.(mode);
     const line = { path: this.o.path, from: from ?? 'unmanaged', to: mode, nameservers, reason };
     if (mode === 'upstream') this.o.log.warn(line, 'resolv.conf switched to the upstream resolvers');
     else this.o.log.info(line, 'resolv.conf switched to the node-local DNS');

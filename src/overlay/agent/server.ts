@@ -33,6 +33,8 @@ export interface AgentRoleContext {
   readonly rejections: Rejections;
   /** Adds `name: report()` to the agent's /health document (e.g. the resolv.conf mode). */
   readonly addHealth: (name: string, report: () => unknown) => void;
+  /** Publishes where the node's resolv.conf points (shown by dcnet status). */
+  readonly setResolvConfMode: (mode: 'local' | 'upstream' | 'unmanaged') => void;
 }
 
 /** Started before the HTTP endpoint listens (so it can add routes); closed before the store. */
@@ -166,6 +168,7 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
           log,
           rejections,
           addHealth: (name, report) => void healthParts.set(name, report),
+          setResolvConfMode: (mode) => agent.setResolvConfMode(mode),
         }),
       );
     url = await app.listen({ host: opts.host, port: opts.port });
