@@ -80,10 +80,21 @@ export function addAgentCommand(program: Command): void {
     .option('--backoff-max <s>', 'registration retry cap', seconds('--backoff-max', 0.01), 600)
     .option(
       '--dns-listen <host:port[,…]>',
-      'node-local DNS listeners (198.51.100.1 is added to lo when listed)',
-      '198.51.100.1:53',
+      'node-local DNS listeners (198.51.100.1–3 are added to lo when listed)',
+      '198.51.100.1:53,198.51.100.2:53,198.51.100.3:53',
     )
-    .option('--no-dns', 'do not run the node-local DNS')
+    .option('--no-dns', 'do not run the node-local DNS (nor manage resolv.conf)')
+    .option(
+      '--resolv-conf <path>',
+      'resolv.conf to point at the node-local DNS, and at the upstreams while it fails (default /etc/resolv.conf)',
+    )
+    .option('--no-resolv-conf', 'leave resolv.conf alone')
+    .option(
+      '--resolv-conf-interval <s>',
+      'how often the watchdog asks the node-local DNS for ready.spartan',
+      seconds('--resolv-conf-interval', 0.1),
+      5,
+    )
     .option(
       '--dns-upstream <ip[:port][,…]>',
       "resolvers for names outside the cluster (default: /etc/resolv.conf minus this node's addresses)",
@@ -138,6 +149,8 @@ export function addAgentCommand(program: Command): void {
         backoffMax: number;
         dnsListen: string;
         dns: boolean;
+        resolvConf?: string | boolean;
+        resolvConfInterval: number;
         dnsUpstream?: string;
         dnsForwardZone: string[];
         mesosDns?: string;
@@ -226,6 +239,8 @@ function dnsOptions(
   opts: {
     ip: string;
     dnsListen: string;
+    resolvConf?: string | boolean;
+    resolvConfInterval: number;
     dnsUpstream?: string;
     dnsForwardZone: string[];
     mesosDns?: string;
@@ -272,5 +287,11 @@ function dnsOptions(
     ...(publicIps.length > 0 && { publicIps }),
     clientRateLimit,
     maxForwarding: opts.dnsMaxForwarding,
+    ...(opts.resolvConf !== false && {
+      resolvConf: {
+        path: typeof opts.resolvConf === 'string' ? opts.resolvConf : '/etc/resolv.conf',
+        intervalMs: opts.resolvConfInterval * 1000,
+      },
+    }),
   };
 }

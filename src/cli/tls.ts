@@ -4,16 +4,12 @@
 import { X509Certificate } from 'node:crypto';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import {
-  identityOf,
-  loadTlsDir,
-  PkiError,
-  TLS_DIR_ENV,
-  type Identity,
-  type Role,
-  type TlsFiles,
-} from '../pki/index.js';
+import type { Identity, Role, TlsFiles } from '../pki/index.js';
 import { UsageError } from './usage-error.js';
+
+/** pki's TLS_DIR_ENV, spelled here so that defining the options does not load the PKI (the
+ *  certificate code is most of a CLI start); a unit test holds the two equal. */
+export const TLS_DIR_ENV = 'DCNET_TLS_DIR';
 
 export interface TlsCliOptions {
   tlsDir?: string;
@@ -54,6 +50,7 @@ export async function controlPlaneTls(
     throw new UsageError(
       `${command}: the control plane needs TLS: pass --tls-dir DIR (ca.pem, cert.pem, key.pem) or set ${TLS_DIR_ENV}; ${HOW}; or pass --insecure for plain HTTP`,
     );
+  const { identityOf, loadTlsDir, PkiError } = await import('../pki/index.js');
   let files: TlsFiles;
   try {
     files = await loadTlsDir(dir);

@@ -206,5 +206,12 @@ export const nodeStatusSchema = z.object({
     error: statusText.optional(),
     failures: z.array(z.object({ line: statusText, error: statusText })).max(100),
   }),
+  /** Where the node's resolv.conf points: the node DNS, the upstreams (it failed), or not managed. */
+  resolv_conf: z.enum(['local', 'upstream', 'unmanaged']).optional(),
+  /** Each overlay's configuration outcome on the node (STATUS_OK, or STATUS_FAILED and why). */
+  overlays: z
+    .array(z.object({ name: statusText, status: z.enum(OVERLAY_STATUSES), error: statusText.optional() }))
+    .max(100)
+    .optional(),
 });
 export type NodeStatus = z.output<typeof nodeStatusSchema>;

@@ -1,7 +1,7 @@
 // An overlay cluster on a test bed: one master host and N agent hosts, each running the real
 // `dcnet` binary in its namespace. Used by the end-to-end tests, the benchmarks and the demo.
 import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CniConflist } from '../kernel/index.js';
 import type { AgentInfo } from '../overlay/index.js';
@@ -221,6 +221,10 @@ export class OverlayCluster {
     const cniPluginsDir = await preparePluginsDir(join(this.opts.workdir, 'cni-plugins'));
     await this.opts.prepareHost?.(name, host, dir, this.tb);
     if (!this.opts.insecure) await this.issue(name, 'agent', [host.ip]);
+    // The agent manages its namespace's resolv.conf (what `ip netns exec` shows as /etc/resolv.conf),
+    // never this machine's; the test bed removes /etc/netns/<prefix>-* with the namespaces.
+    const resolvConf = `/etc/netns/${host.netns}/resolv.conf`;
+    await mkdir(dirname(resolvConf), { recursive: true });
     const args = [
       DCNET_BIN,
       'agent',
@@ -247,6 +251,8 @@ export class OverlayCluster {
       // never to this machine's own resolvers.
       '--dns-upstream',
       `${this.master.host.ip}:53`,
+      '--resolv-conf',
+      resolvConf,
       ...(this.opts.agentArgs?.(name) ?? []),
     ];
     const node: AgentNode = {

@@ -290,6 +290,8 @@ export class Testbed {
     for (const ns of this.namespaces.reverse()) {
       await killNetnsProcesses(ns);
       await run('ip', ['netns', 'del', ns]).catch(() => {});
+      // ip netns exec's per-namespace /etc files (the agents' resolv.conf and its saved original)
+      await rm(`/etc/netns/${ns}`, { recursive: true, force: true });
     }
     await rm(`${TESTBED_REGISTRY}/${this.prefix}`, { force: true });
   }

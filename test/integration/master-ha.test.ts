@@ -165,8 +165,24 @@ test('dcnet status: masters, leader, store, agents, from any master', async () =
       .stdout,
   ) as {
     masters: unknown[];
+    agents: unknown[];
+    pools: { agents: number; vtep: { ipv4: { used: number } }; overlays: { name: string }[] };
+    summary: { vips: number; dnsZones: string[] };
   };
   assert.equal(json.masters.length, 3);
+  // Pools: the leader's counts (asked of a follower, which names the leader), one VTEP per agent.
+  assert.equal(json.pools.agents, json.agents.length);
+  assert.equal(json.pools.vtep.ipv4.used, json.agents.length);
+  assert.ok(json.pools.overlays.some((o) => o.name === 'dcos'));
+  assert.match(
+    r.stdout,
+    new RegExp(`vtep +44\\.128\\.0\\.0/20 +${json.agents.length} used of \\d+, \\d+ free`),
+  );
+  assert.match(r.stdout, /dcos +9\.0\.0\.0\/8 \/24 +\d+ used of 65536/);
+  // No Mesos here: no VIPs and no zones, said so.
+  assert.equal(json.summary.vips, 0);
+  assert.match(r.stdout, /VIPs: 0/);
+  assert.match(r.stdout, /DNS zones served by every node \(0\): none published/);
   const none = await runDcnet(['status', '--tls-dir', await operatorTlsDir(), '--master', dead]);
   assert.equal(none.code, 1);
   assert.match(none.stderr, /no master answered/);

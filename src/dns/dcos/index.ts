@@ -11,3 +11,5 @@ export {
   type NodeDns,
   type NodeDnsOptions,
 } from './node-dns.js';
+export * from './resolv-conf.js';
+export { ResolvConfWatchdog, type ResolvConfWatchdogOptions } from './resolv-watchdog.js';

@@ -18,6 +18,7 @@ import {
 } from '../server/index.js';
 import { NodeZones } from './node-zones.js';
 import { SPARTAN_IP } from './zones.js';
+import { NODE_DNS_IPS } from './resolv-conf.js';
 
 export interface NodeDnsOptions {
   readonly log: Logger;
@@ -55,15 +56,31 @@ export interface NodeDns {
   close(): Promise<void>;
 }
 
-/** Puts the node-local DNS address on `lo` when something must listen on it (idempotent). */
-export async function ensureSpartanAddress(log: Logger): Promise<void> {
+/** Puts the node-local DNS addresses (198.51.100.1–3) on `lo` when something must listen on
+ *  them (idempotent); default: the first. */
+export async function ensureSpartanAddress(
+  log: Logger,
+  ips: readonly string[] = [SPARTAN_IP],
+): Promise<void> {
   const lo = must(parseIfName('lo'));
-  const addr = must(parseIpv4Cidr(`${SPARTAN_IP}/32`));
-  const addrs = await readAddrs(lo);
-  if (addrs.some((a) => a.split('/')[0] === SPARTAN_IP)) return;
-  const { failures } = await ipBatch([{ op: 'addr-add', dev: lo, addr }]);
+  const have = new Set((await readAddrs(lo)).map((a) => a.split('/')[0]));
+  const missing = ips.filter((ip) => !have.has(ip));
+  if (missing.length === 0) return;
+  const { failures } = await ipBatch(
+    missing.map((ip) => ({ op: 'addr-add' as const, dev: lo, addr: must(parseIpv4Cidr(`${ip}/32`)) })),
+  );
   if (failures.length > 0) throw new Error(`${failures[0]!.line}: ${failures[0]!.error}`);
-  log.info({ address: SPARTAN_IP }, 'node-local DNS address added to lo');
+  log.info({ addresses: missing }, 'node-local DNS addresses added to lo');
+}
+
+/** Upstreams minus the node DNS's own listen addresses: forwarding to itself would loop. */
+function notSelf(upstreams: readonly Upstream[], listen: readonly ListenAddress[], log: Logger): Upstream[] {
+  const own = (u: Upstream): boolean =>
+    listen.some((l) => l.host === u.host && l.port === u.port) ||
+    (u.port === 53 && (NODE_DNS_IPS as readonly string[]).includes(u.host));
+  for (const u of upstreams.filter(own))
+    log.warn({ upstream: `${u.host}:${u.port}` }, 'upstream skipped: it is this node-local DNS itself');
+  return upstreams.filter((u) => !own(u));
 }
 
 export async function startNodeDns(o: NodeDnsOptions): Promise<NodeDns> {
@@ -84,14 +101,16 @@ export async function startNodeDns(o: NodeDnsOptions): Promise<NodeDns> {
       deleteZone: (origin) => responder.deleteZone(origin),
     },
   });
-  if (o.listen.some((l) => l.host === SPARTAN_IP)) await ensureSpartanAddress(o.log);
+  const nodeIps = NODE_DNS_IPS.filter((ip) => o.listen.some((l) => l.host === ip));
+  if (nodeIps.length > 0) await ensureSpartanAddress(o.log, nodeIps);
+  const upstreams = o.upstreams && notSelf(o.upstreams, o.listen, o.log);
   await zones.start();
   if (o.masterIps) zones.setMasters(o.masterIps);
   const router = createDcosDnsRouter({
     zones: responder,
     ...(o.maxForwarding && { maxMesosInFlight: o.maxForwarding }),
     ...(o.mesosResolvers && { mesosResolvers: o.mesosResolvers }),
-    ...(o.upstreams && { upstreams: o.upstreams }),
+    ...(upstreams && { upstreams }),
     ...(o.forwardZones && { forwardZones: o.forwardZones }),
   });
   let server: RunningDnsServer;
@@ -114,7 +133,7 @@ export async function startNodeDns(o: NodeDnsOptions): Promise<NodeDns> {
   o.log.info(
     {
       listen: server.addresses.map((a) => `${a.host}:${a.port}`),
-      upstreams: o.upstreams,
+      upstreams,
       mesos: o.mesosResolvers,
       clientQps: o.clientRateLimit === false ? 'unlimited' : (o.clientRateLimit?.qps ?? NODE_DNS_CLIENT_QPS),
     },

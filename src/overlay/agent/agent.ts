@@ -122,6 +122,7 @@ export class OverlayAgent {
   readonly rejections: Rejections;
   private statusTimer: NodeJS.Timeout | undefined;
   private statusWritten: string | undefined;
+  private resolvConf: NodeStatus['resolv_conf'];
 
   constructor(private readonly o: AgentOptions) {
     this.ip = must(parseIpv4(o.ip, 'ip'));
@@ -153,11 +154,18 @@ export class OverlayAgent {
 
   /** This node's status: what it refused and what its kernel refused. `limit` bounds the list (the
    *  published document, `overlay/node-status/<ip>`, keeps it small; the count says how many). */
+  /** The resolv.conf mode the DNS role reports, published with the node's status. */
+  setResolvConfMode(mode: NonNullable<NodeStatus['resolv_conf']>): void {
+    this.resolvConf = mode;
+    this.publishStatusSoon();
+  }
+
   status(limit = 100): NodeStatus {
     const error = this.reconciler.error;
     return {
       ip: this.ip,
       updated: new Date().toISOString(),
+      ...(this.resolvConf !== undefined && { resolv_conf: this.resolvConf }),
       rejected_keys: this.rejections.size,
       rejected: this.rejections
         .list(limit)
@@ -168,6 +176,11 @@ export class OverlayAgent {
           .slice(0, 100)
           .map((f) => ({ line: f.line.slice(0, 600), error: f.error.slice(0, 600) })),
       },
+      overlays: [...this.states].slice(0, 100).map(([name, st]) => ({
+        name: name.slice(0, 600),
+        status: st.status,
+        ...(st.error !== undefined && { error: st.error.slice(0, 600) }),
+      })),
     };
   }
 
@@ -592,6 +605,7 @@ export class OverlayAgent {
           this.o.log.error({ overlay: o.info.name, error }, 'overlay configuration failed');
         }
       }
+      this.publishStatusSoon();
       await this.acknowledge();
     } finally {
       this.dockerRetrying = false;

@@ -31,6 +31,10 @@ export interface AgentRoleContext {
   readonly log: Logger;
   /** The node's one record of refused inputs (served at /rejections, published for dcnet status). */
   readonly rejections: Rejections;
+  /** Adds `name: report()` to the agent's /health document (e.g. the resolv.conf mode). */
+  readonly addHealth: (name: string, report: () => unknown) => void;
+  /** Publishes where the node's resolv.conf points (shown by dcnet status). */
+  readonly setResolvConfMode: (mode: 'local' | 'upstream' | 'unmanaged') => void;
 }
 
 /** Started before the HTTP endpoint listens (so it can add routes); closed before the store. */
@@ -127,6 +131,7 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
       return reply.type('text/javascript').send(`${cb}(${json});`);
     return reply.type('application/json').send(json);
   });
+  const healthParts = new Map<string, () => unknown>();
   app.get('/health', (_request, reply) => {
     const error = agent.dataplaneError;
     const refused = agent.dataplaneFailures;
@@ -137,6 +142,7 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
       ...(error !== undefined && { dataplane_error: error }),
       ...(refused.length > 0 && { dataplane_refused: refused }),
       ...(rejections.size > 0 && { rejected_inputs: rejections.size }),
+      ...Object.fromEntries([...healthParts].map(([name, report]) => [name, report()])),
     });
   });
   // What this node refused (store entries, master answers) and what its kernel refused.
@@ -153,7 +159,18 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
   };
   let url: string;
   try {
-    for (const role of opts.roles ?? []) started.push(await role({ app, registry, store, log, rejections }));
+    for (const role of opts.roles ?? [])
+      started.push(
+        await role({
+          app,
+          registry,
+          store,
+          log,
+          rejections,
+          addHealth: (name, report) => void healthParts.set(name, report),
+          setResolvConfMode: (mode) => agent.setResolvConfMode(mode),
+        }),
+      );
     url = await app.listen({ host: opts.host, port: opts.port });
   } catch (err) {
     await closeRoles();

@@ -7,6 +7,9 @@ import { z } from 'zod';
 import { plainClient, type ControlClient } from '../../pki/index.js';
 import type { NetworkConfig } from '../../config/index.js';
 import { LeaderElection, StoreError, type Compare, type LeaseId, type Store } from '../../store/index.js';
+import { ZONES_PREFIX } from '../../dns/dcos/index.js';
+import { VIPS_PREFIX } from '../../l4lb/index.js';
+import { statusSummary, type StatusSummary } from './status-summary.js';
 import {
   AGENTS_PREFIX,
   NODE_STATUS_PREFIX,
@@ -207,6 +210,8 @@ export interface ClusterStatus {
     /** What the agent refused and what its kernel refused (its overlay/node-status/<ip>). */
     status?: Omit<NodeStatus, 'ip'>;
   }[];
+  /** VIP count and DNS zones, from what the store holds. */
+  summary?: StatusSummary;
 }
 
 /** An agent's status document; another node's text, so parsed and bounded (undefined if not). */
@@ -229,11 +234,13 @@ export async function clusterStatus(
   leader: MasterIdentity | undefined,
 ): Promise<ClusterStatus> {
   try {
-    const [masters, agents, nodes, statuses] = await Promise.all([
+    const [masters, agents, nodes, statuses, vips, zones] = await Promise.all([
       store.range(MASTERS_PREFIX),
       store.range(AGENTS_PREFIX),
       store.range(NODES_PREFIX),
       store.range(NODE_STATUS_PREFIX),
+      store.range(VIPS_PREFIX),
+      store.range(ZONES_PREFIX),
     ]);
     const published = new Map(nodes.kvs.map((kv) => [kv.key.slice(NODES_PREFIX.length), kv.lease]));
     const status = new Map(statuses.kvs.map((kv) => [kv.key.slice(NODE_STATUS_PREFIX.length), kv.value]));
@@ -260,6 +267,10 @@ export async function clusterStatus(
           ...(s && { status: s }),
         };
       }),
+      summary: statusSummary(
+        vips.kvs.length,
+        zones.kvs.map((kv) => kv.key.slice(ZONES_PREFIX.length)),
+      ),
     };
   } catch (err) {
     return { self, leader: leader ?? null, store: { reachable: false, error: (err as Error).message } };
