@@ -227,7 +227,10 @@ test('a second master on the same data directory is refused', async () => {
   try {
     const r = await runDcnet(['master', '--data-dir', dir, '--listen', '127.0.0.1:0', '--insecure']);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, new RegExp(`data directory ${dir} is in use by process ${m.proc.pid}`));
+    assert.match(
+      r.stderr,
+      new RegExp(`data directory ${dir} is in use by another process \\(pid ${m.proc.pid}\\)`),
+    );
   } finally {
     await m.kill();
   }

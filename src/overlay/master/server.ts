@@ -218,6 +218,9 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
         revision: r.revision,
         keys: r.keys,
         replayed: r.replayedRecords,
+        clusterId: embedded.identity.clusterId,
+        memberId: embedded.identity.memberId,
+        identityCreated: r.identityCreated,
       },
       'store opened',
     );
