@@ -162,6 +162,7 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
     const advertise = opts.advertise ?? url;
     ha = new HaMaster({
       config: opts.config.network,
+      allocationGcSeconds: opts.config.allocationGcSeconds,
       store,
       self: { id: advertise, url: advertise },
       log,
@@ -228,7 +229,9 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
   }
   let master: OverlayMaster;
   try {
-    master = await OverlayMaster.start(opts.config.network, store, log, events);
+    master = await OverlayMaster.start(opts.config.network, store, log, events, undefined, {
+      allocationGcSeconds: opts.config.allocationGcSeconds,
+    });
   } catch (err) {
     if (!opts.store) await store.close();
     throw err;
@@ -259,6 +262,7 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
     leading: () => ({ fence: [] }),
     auth,
     async close() {
+      master.stop();
       await app.close();
       if (!opts.store) await store.close();
     },
