@@ -5,6 +5,7 @@ import {
   configFileSchema,
   defaultOverlayNetwork,
   DEFAULT_OVERLAY_MTU,
+  DEFAULT_VTEP_MTU,
   DEFAULT_ALLOCATION_GC_S,
   MAX_ALLOCATION_GC_S,
   KNOWN_KEYS,
@@ -71,6 +72,14 @@ export function parseConfig(doc: unknown): DcnetConfig {
   }
   const network = validateOverlayNetwork(raw);
   const problems: string[] = [];
+  // Containers send packets up to their MTU; the VXLAN device must carry them (the agent uses
+  // DEFAULT_VTEP_MTU when vtep_mtu is not set).
+  const vtepMtu = network.vtepMtu ?? DEFAULT_VTEP_MTU;
+  if (overlayMtu > vtepMtu)
+    problems.push(
+      `dcos_overlay_mtu: ${overlayMtu} is above dcos_overlay_network.vtep_mtu ` +
+        `(${network.vtepMtu ?? `${DEFAULT_VTEP_MTU}, the default`}): container packets would not fit the VXLAN device`,
+    );
   const gc = file.dcnet_overlay_allocation_gc ?? DEFAULT_ALLOCATION_GC_S;
   if (!Number.isInteger(gc) || gc < 0 || gc > MAX_ALLOCATION_GC_S)
     problems.push(
