@@ -152,6 +152,17 @@ export class AllocationGc {
     if (this.sweeping || this.stopped) return;
     this.sweeping = true;
     try {
+      // An agent that registered and never published (crashed at once) has no entry to lose:
+      // its clock starts at the first sweep that finds it neither alive nor marked.
+      for (const ip of this.o.target.allocated()) {
+        if (this.alive.has(ip) || this.gone.has(ip)) continue;
+        await this.markGone(ip).catch((err: unknown) =>
+          this.o.log.warn(
+            { agent: ip, err: (err as Error).message },
+            'allocation GC: cannot record presence',
+          ),
+        );
+      }
       const deadline = this.now() - this.o.gcSeconds * 1000;
       for (const [ip, mark] of [...this.gone]) {
         if (mark.since > deadline || this.alive.has(ip)) continue;
