@@ -45,7 +45,7 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
     ftruncateSync(fd, 0);
     writeSync(fd, `${process.pid}\n`, 0);
   } catch {
-    // Informational only (a full disk must not stop the store from opening read-only work).
+    // Informational only: the lock is what counts, and a full disk must not stop the open.
   }
   let released = false;
   return async () => {
