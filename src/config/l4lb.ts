@@ -3,7 +3,16 @@
 // (`VIP_0=10.1.2.3:80`) may also be. IP VIPs are accepted only inside the named ranges and these;
 // a range that overlaps an overlay or VTEP subnet is refused here (the L4LB would refuse each of
 // those addresses anyway, as the nodes' and containers' own).
-import { cidrsOverlap, formatCidr, parseAddress, parseCidr, type Cidr, type Family } from '../net/index.js';
+import {
+  cidrsOverlap,
+  formatCidr,
+  lastOf,
+  networkOf,
+  parseAddress,
+  parseCidr,
+  type Cidr,
+  type Family,
+} from '../net/index.js';
 import type { NetworkConfig } from './validate.js';
 
 export interface NamedVipRange {
@@ -44,8 +53,6 @@ export function validateL4lb(raw: RawL4lbKeys, network: NetworkConfig, problems:
       problems.push(`${maxKey}: ${max} must be above ${minKey} ${min}`);
     return { min, max };
   };
-  const namedRange4 = range(4, DEFAULT_NAMED_RANGE4);
-  const namedRange6 = range(6, DEFAULT_NAMED_RANGE6);
   const pools: { what: string; cidr: Cidr }[] = [
     { what: 'dcos_overlay_network.vtep_subnet', cidr: network.vtep4 },
     ...(network.vtep6 ? [{ what: 'dcos_overlay_network.vtep_subnet6', cidr: network.vtep6 }] : []),
@@ -55,6 +62,24 @@ export function validateL4lb(raw: RawL4lbKeys, network: NetworkConfig, problems:
         .map((p) => ({ what: `overlay "${o.name}"`, cidr: p.subnet })),
     ),
   ];
+  // A named VIP inside an overlay or VTEP subnet would be some container's or node's address.
+  const named = (family: Family, dflt: NamedVipRange): NamedVipRange => {
+    const r = range(family, dflt);
+    const [a, b] = [parseAddress(r.min), parseAddress(r.max)];
+    if (a?.family !== family || b?.family !== family || b.value <= a.value) return r;
+    const six = family === 6 ? '6' : '';
+    const clash = pools.find(
+      (p) => p.cidr.family === family && networkOf(p.cidr) <= b.value && a.value <= lastOf(p.cidr),
+    );
+    if (clash)
+      problems.push(
+        `dcos_l4lb_min_named_ip${six}/dcos_l4lb_max_named_ip${six}: ${r.min}–${r.max} overlaps ${clash.what} ` +
+          `(${formatCidr(clash.cidr)}): containers and nodes live there`,
+      );
+    return r;
+  };
+  const namedRange4 = named(4, DEFAULT_NAMED_RANGE4);
+  const namedRange6 = named(6, DEFAULT_NAMED_RANGE6);
   const ipVipRanges: Cidr[] = [];
   (raw.dcos_l4lb_ip_vip_ranges ?? []).forEach((text, i) => {
     const where = `dcos_l4lb_ip_vip_ranges[${i}]`;

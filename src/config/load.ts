@@ -5,6 +5,9 @@ import {
   configFileSchema,
   defaultOverlayNetwork,
   DEFAULT_OVERLAY_MTU,
+  DEFAULT_VTEP_MTU,
+  DEFAULT_ALLOCATION_GC_S,
+  MAX_ALLOCATION_GC_S,
   KNOWN_KEYS,
   type RawOverlayNetwork,
 } from './schema.js';
@@ -19,6 +22,8 @@ export interface DcnetConfig {
   readonly enableIpv6: boolean;
   /** Named-VIP ranges and where IP VIPs may be. */
   readonly l4lb: L4lbConfig;
+  /** `dcnet_overlay_allocation_gc`: seconds a departed agent keeps its allocation (0: forever). */
+  readonly allocationGcSeconds: number;
   /** Keys dcnet does not use (a full DC/OS config.yaml has many); logged, not fatal. */
   readonly ignoredKeys: readonly string[];
 }
@@ -67,6 +72,19 @@ export function parseConfig(doc: unknown): DcnetConfig {
   }
   const network = validateOverlayNetwork(raw);
   const problems: string[] = [];
+  // Containers send packets up to their MTU; the VXLAN device must carry them (the agent uses
+  // DEFAULT_VTEP_MTU when vtep_mtu is not set).
+  const vtepMtu = network.vtepMtu ?? DEFAULT_VTEP_MTU;
+  if (overlayMtu > vtepMtu)
+    problems.push(
+      `dcos_overlay_mtu: ${overlayMtu} is above dcos_overlay_network.vtep_mtu ` +
+        `(${network.vtepMtu ?? `${DEFAULT_VTEP_MTU}, the default`}): container packets would not fit the VXLAN device`,
+    );
+  const gc = file.dcnet_overlay_allocation_gc ?? DEFAULT_ALLOCATION_GC_S;
+  if (!Number.isInteger(gc) || gc < 0 || gc > MAX_ALLOCATION_GC_S)
+    problems.push(
+      `dcnet_overlay_allocation_gc: ${gc} is not valid: must be whole seconds from 0 (never free) to ${MAX_ALLOCATION_GC_S}`,
+    );
   const l4lb = validateL4lb(file, network, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -75,6 +93,7 @@ export function parseConfig(doc: unknown): DcnetConfig {
     overlayEnabled: file.dcos_overlay_enable ?? true,
     overlayMtu,
     enableIpv6,
+    allocationGcSeconds: gc,
     ignoredKeys: Object.keys(file).filter((k) => !(KNOWN_KEYS as readonly string[]).includes(k)),
   };
 }

@@ -57,6 +57,7 @@ export const KNOWN_KEYS = [
   'dcos_l4lb_min_named_ip6',
   'dcos_l4lb_max_named_ip6',
   'dcos_l4lb_ip_vip_ranges',
+  'dcnet_overlay_allocation_gc',
 ] as const;
 
 /** A list as YAML, as a JSON string (config.yaml style) or comma-separated. */
@@ -87,6 +88,10 @@ export const configFileSchema = z
     dcos_l4lb_min_named_ip6: z.string().optional(),
     dcos_l4lb_max_named_ip6: z.string().optional(),
     dcos_l4lb_ip_vip_ranges: stringList.optional(),
+    // Checked in load.ts (the range), so the message can say what the number means.
+    dcnet_overlay_allocation_gc: z
+      .union([z.number(), z.string().regex(/^\d+$/).transform(Number)])
+      .optional(),
   })
   .passthrough();
 
@@ -106,5 +111,10 @@ export function defaultOverlayNetwork(): RawOverlayNetwork {
 }
 
 export const DEFAULT_OVERLAY_MTU = 1420;
+/** Seconds an agent's published node entry may be gone before its allocation is freed (flannel's
+ *  subnet leases last 24 h). 0 keeps allocations until an operator deletes them. */
+export const DEFAULT_ALLOCATION_GC_S = 86_400;
+/** Longest allowed: ten years (beyond that, say 0). */
+export const MAX_ALLOCATION_GC_S = 10 * 365 * 86_400;
 /** VTEP MTU the data plane uses when `vtep_mtu` is not configured. */
 export const DEFAULT_VTEP_MTU = 1420;

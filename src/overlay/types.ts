@@ -98,6 +98,10 @@ export const NODE_STATUS_PREFIX = 'overlay/node-status/';
 export const nodeStatusKey = (ip: string): string => `${NODE_STATUS_PREFIX}${ip}`;
 export const NETWORK_KEY = 'overlay/network';
 export const agentKey = (ip: string): string => `${AGENTS_PREFIX}${ip}`;
+/** Since when an allocated agent's node entry has been gone (`{"since": ms}`), written by the
+ *  master beside the allocation so that a master restart does not reset the GC clock. */
+export const AGENT_GONE_PREFIX = 'overlay/agent-gone/';
+export const agentGoneKey = (ip: string): string => `${AGENT_GONE_PREFIX}${ip}`;
 
 /** AgentInfo as the master answers it, parsed where it enters the agent: every field that becomes
  *  a device, address, route, file or Docker network is a typed value. Overlays are parsed one by

@@ -7,12 +7,14 @@ import { KvState, type Snapshot, type WalRecord } from './kv-state.js';
 import { WatchHub } from './watch-hub.js';
 import { frame, readLog, snapshotPath, Wal, walPath, writeFileDurably } from './wal.js';
 import { lockDataDir } from './lock.js';
+import { loadOrCreateIdentity, newIdentity } from './identity.js';
 import {
   StoreError,
   type KeyValue,
   type LeaseId,
   type RangeResult,
   type Store,
+  type StoreIdentity,
   type TxnRequest,
   type TxnResult,
   type Watch,
@@ -42,6 +44,8 @@ export interface RecoveryReport {
   readonly tornBytes: number;
   readonly revision: number;
   readonly keys: number;
+  /** The data directory got its identity now (a new store, or one older than identities). */
+  readonly identityCreated: boolean;
 }
 
 async function readSnapshot(path: string): Promise<Snapshot | undefined> {
@@ -80,6 +84,8 @@ export class EmbeddedStore extends TxnBackedStore implements Store {
     private readonly unlock: (() => Promise<void>) | undefined,
     private readonly options: EmbeddedStoreOptions,
     readonly recovery: RecoveryReport,
+    /** Created once and kept in the data directory (`ID`); a memory store gets a new one. */
+    readonly identity: StoreIdentity,
   ) {
     super();
     this.hub = new WatchHub(state.revision, options.historyLimit);
@@ -97,16 +103,25 @@ export class EmbeddedStore extends TxnBackedStore implements Store {
   static async open(options: EmbeddedStoreOptions = {}): Promise<EmbeddedStore> {
     const dir = options.dataDir;
     if (dir === undefined) {
-      return new EmbeddedStore(new KvState(), undefined, undefined, options, {
-        snapshotRevision: 0,
-        replayedRecords: 0,
-        tornBytes: 0,
-        revision: 0,
-        keys: 0,
-      });
+      return new EmbeddedStore(
+        new KvState(),
+        undefined,
+        undefined,
+        options,
+        {
+          snapshotRevision: 0,
+          replayedRecords: 0,
+          tornBytes: 0,
+          revision: 0,
+          keys: 0,
+          identityCreated: true,
+        },
+        newIdentity(),
+      );
     }
     const unlock = await lockDataDir(dir);
     try {
+      const { identity, created } = await loadOrCreateIdentity(dir);
       const snap = await readSnapshot(snapshotPath(dir));
       const state = snap ? KvState.fromSnapshot(snap) : new KvState();
       const log = await readLog(walPath(dir));
@@ -122,13 +137,21 @@ export class EmbeddedStore extends TxnBackedStore implements Store {
         options.sync ?? true,
         log.tornBytes > 0 ? log.validBytes : undefined,
       );
-      return new EmbeddedStore(state, wal, unlock, options, {
-        snapshotRevision: snap?.revision ?? 0,
-        replayedRecords: replayed,
-        tornBytes: log.tornBytes,
-        revision: state.revision,
-        keys: state.kvs.size,
-      });
+      return new EmbeddedStore(
+        state,
+        wal,
+        unlock,
+        options,
+        {
+          snapshotRevision: snap?.revision ?? 0,
+          replayedRecords: replayed,
+          tornBytes: log.tornBytes,
+          revision: state.revision,
+          keys: state.kvs.size,
+          identityCreated: created,
+        },
+        identity,
+      );
     } catch (err) {
       await unlock();
       throw err;

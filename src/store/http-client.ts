@@ -13,7 +13,7 @@ import {
   type WatchOptions,
 } from './types.js';
 import { TxnBackedStore } from './txn-backed.js';
-import { STORE_PREFIX } from './http-server.js';
+import { CLUSTER_ID_HEADER, MEMBER_ID_HEADER, STORE_PREFIX } from './http-server.js';
 import { plainClient, tlsClient, type ControlClient, type TlsFiles } from '../pki/index.js';
 
 export interface HttpStoreOptions {
@@ -28,10 +28,15 @@ export interface HttpStoreOptions {
   readonly tls?: TlsFiles;
   /** A client to share (e.g. the agent's); takes precedence over `tls`. Not closed by close(). */
   readonly client?: ControlClient;
+  /** The cluster ID this client must find (default: the first one a server names). */
+  readonly clusterId?: string;
+  /** Told of every answer refused for a foreign cluster ID (log it, count it): the call fails
+   *  with `foreign-cluster`; a watch goes on trying the other URLs. */
+  readonly onForeignCluster?: (err: StoreError) => void;
 }
 
 type Line =
-  | { start: number }
+  | { start: number; clusterId?: string; memberId?: string }
   | { heartbeat: true }
   | { revision: number; events: WatchOptions['onEvents'] extends (e: infer E, r: number) => void ? E : never }
   | { error: { code: StoreError['code']; message: string; compactRevision?: number } };
@@ -43,6 +48,9 @@ export class HttpStore extends TxnBackedStore implements Store {
   private current = 0;
   private readonly client: ControlClient;
   private readonly ownClient: boolean;
+  private pinned: { clusterId: string; url: string } | undefined;
+  /** URLs whose /status named our cluster since their last failure: calls may go there. */
+  private readonly verified = new Set<string>();
 
   constructor(
     /** One master's URL, or several (HA): calls and watches move on when one does not answer. */
@@ -55,6 +63,31 @@ export class HttpStore extends TxnBackedStore implements Store {
     this.ownClient = !options.client && options.tls !== undefined;
     this.client =
       options.client ?? (options.tls ? tlsClient(options.tls, { requirePeerRole: 'master' }) : plainClient);
+    if (options.clusterId !== undefined) this.pinned = { clusterId: options.clusterId, url: '(configured)' };
+  }
+
+  /** The cluster ID this client holds to (the first one it saw), once it saw one. */
+  get clusterId(): string | undefined {
+    return this.pinned?.clusterId;
+  }
+
+  /** Keeps the first cluster ID a server names; refuses any answer naming another one (or none,
+   *  once one was seen): two independent stores must never be served to one client as one.
+   *  Public so that other calls to the same masters (the agent's registration) are held to it. */
+  verifyCluster(url: string, clusterId: string | null | undefined, memberId?: string | null): void {
+    if (clusterId && this.pinned === undefined) {
+      this.pinned = { clusterId, url };
+      return;
+    }
+    if (this.pinned === undefined || clusterId === this.pinned.clusterId) return;
+    const err = new StoreError(
+      'foreign-cluster',
+      `store at ${url} is cluster ${clusterId || '(none named)'}${memberId ? ` (member ${memberId})` : ''}, ` +
+        `but this client's store is cluster ${this.pinned.clusterId} (first seen at ${this.pinned.url}): ` +
+        `refusing it; are two independent masters in one --master list?`,
+    );
+    this.options.onForeignCluster?.(err);
+    throw err;
   }
 
   /** The URL in use; another one is tried after a failure. */
@@ -63,12 +96,43 @@ export class HttpStore extends TxnBackedStore implements Store {
   }
 
   private rotate(): void {
+    this.verified.delete(this.baseUrl);
     this.current = (this.current + 1) % this.urls.length;
+  }
+
+  /** Asks a master which store it serves (GET /status) before anything is sent to it: a write must
+   *  never reach a foreign store, even once. Done again after that URL failed (it may have been
+   *  replaced); between failures the headers of every answer are still checked. */
+  async verifyMaster(url: string): Promise<void> {
+    if (this.verified.has(url)) return;
+    let res: Response;
+    try {
+      res = await this.client.fetch(`${url}${STORE_PREFIX}/status`, {
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+      });
+    } catch (err) {
+      throw new StoreError('unavailable', `store at ${url} unreachable: ${(err as Error).message}`);
+    }
+    await res.body?.cancel().catch(() => {});
+    if (!res.ok)
+      // 401/403 (the access table) are the caller's mistake, not an outage: 'invalid'.
+      throw new StoreError(
+        res.status === 401 || res.status === 403 ? 'invalid' : 'unavailable',
+        `store at ${url} answered ${res.status} to /status`,
+      );
+    this.verifyCluster(url, res.headers.get(CLUSTER_ID_HEADER), res.headers.get(MEMBER_ID_HEADER));
+    this.verified.add(url);
   }
 
   private async call<T>(path: string, body: unknown): Promise<T> {
     if (this.closed) throw new StoreError('closed', 'store client is closed');
     let res: Response;
+    try {
+      await this.verifyMaster(this.baseUrl);
+    } catch (err) {
+      this.rotate();
+      throw err;
+    }
     try {
       res = await this.client.fetch(`${this.baseUrl}${STORE_PREFIX}${path}`, {
         method: 'POST',
@@ -80,6 +144,13 @@ export class HttpStore extends TxnBackedStore implements Store {
       const failed = this.baseUrl;
       this.rotate();
       throw new StoreError('unavailable', `store at ${failed} unreachable: ${(err as Error).message}`);
+    }
+    try {
+      this.verifyCluster(this.baseUrl, res.headers.get(CLUSTER_ID_HEADER), res.headers.get(MEMBER_ID_HEADER));
+    } catch (err) {
+      await res.body?.cancel().catch(() => {});
+      this.rotate();
+      throw err;
     }
     const text = await res.text();
     let data: unknown;
@@ -149,10 +220,18 @@ export class HttpStore extends TxnBackedStore implements Store {
     const once = async (): Promise<void> => {
       controller = new AbortController();
       let idle = setTimeout(() => controller?.abort(), idleMs);
-      const url = `${this.baseUrl}${STORE_PREFIX}/watch?prefix=${encodeURIComponent(options.prefix)}${next !== undefined ? `&from=${next}` : ''}`;
+      const base = this.baseUrl;
+      const url = `${base}${STORE_PREFIX}/watch?prefix=${encodeURIComponent(options.prefix)}${next !== undefined ? `&from=${next}` : ''}`;
       try {
         const res = await this.client.fetch(url, { signal: controller.signal });
         if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+        // Before any event is delivered: events of a foreign store must never reach the caller.
+        try {
+          this.verifyCluster(base, res.headers.get(CLUSTER_ID_HEADER), res.headers.get(MEMBER_ID_HEADER));
+        } catch (err) {
+          controller.abort();
+          throw err;
+        }
         setConnected(true);
         delay = this.options.retryMinMs ?? 100;
         const decoder = new TextDecoder();
@@ -170,8 +249,10 @@ export class HttpStore extends TxnBackedStore implements Store {
               stop(new StoreError(line.error.code, line.error.message, line.error.compactRevision));
               return;
             }
-            if ('start' in line) next ??= line.start;
-            else if ('events' in line) {
+            if ('start' in line) {
+              this.verifyCluster(base, line.clusterId ?? res.headers.get(CLUSTER_ID_HEADER), line.memberId);
+              next ??= line.start;
+            } else if ('events' in line) {
               next = line.revision + 1;
               options.onEvents(line.events, line.revision);
             }

@@ -6,12 +6,16 @@ import {
   StoreError,
   type LeaseId,
   type Store,
+  type StoreIdentity,
   type TxnRequest,
   type Watch,
   type WatchEvent,
 } from './types.js';
 
 export const STORE_PREFIX = '/store/v1';
+/** Response headers naming the store behind every store API answer (see identity.ts). */
+export const CLUSTER_ID_HEADER = 'x-dcnet-cluster-id';
+export const MEMBER_ID_HEADER = 'x-dcnet-member-id';
 
 const op = z.discriminatedUnion('type', [
   z
@@ -53,6 +57,7 @@ const STATUS: Record<StoreError['code'], number> = {
   corrupt: 500,
   invalid: 400,
   unavailable: 503,
+  'foreign-cluster': 502,
 };
 
 function fail(reply: FastifyReply, err: unknown): FastifyReply {
@@ -95,10 +100,36 @@ export interface StoreServerOptions {
   /** Interval of the heartbeat line on idle watches (default 5 s), so clients notice dead links. */
   readonly heartbeatMs?: number;
   readonly access?: StoreAccess;
+  /** Sent on every answer (headers, the watch start line, GET /status) so that clients can refuse
+   *  a server of another store. Default: the store's own, if it has one (the embedded store). */
+  readonly identity?: StoreIdentity;
+}
+
+function identityOf(store: Store): StoreIdentity | undefined {
+  const id = (store as { identity?: unknown }).identity;
+  return id && typeof id === 'object' && 'clusterId' in id && 'memberId' in id
+    ? (id as StoreIdentity)
+    : undefined;
 }
 
 export function registerStoreRoutes(app: FastifyInstance, store: Store, opts: StoreServerOptions = {}): void {
   const access = opts.access;
+  const identity = opts.identity ?? identityOf(store);
+  const idHeaders: Record<string, string> = identity
+    ? { [CLUSTER_ID_HEADER]: identity.clusterId, [MEMBER_ID_HEADER]: identity.memberId }
+    : {};
+  if (identity) {
+    // Every answer of this server (it serves this store), refusals and errors included: the
+    // agent's registration is held to the same cluster as its store calls.
+    app.addHook('onSend', async (_request, reply, payload) => {
+      void reply.headers(idHeaders);
+      return payload;
+    });
+  }
+  app.get(`${STORE_PREFIX}/status`, async () => ({
+    clusterId: identity?.clusterId ?? null,
+    memberId: identity?.memberId ?? null,
+  }));
   const call = <B>(
     path: string,
     schema: z.ZodType<B>,
@@ -190,7 +221,7 @@ export function registerStoreRoutes(app: FastifyInstance, store: Store, opts: St
       raw.end();
     };
     reply.hijack();
-    raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store', ...idHeaders });
     // Heartbeat lines carry no revision: resuming is only ever from delivered events.
     const heartbeat = setInterval(() => write({ heartbeat: true }), opts.heartbeatMs ?? 5000);
     // `end` may run before `watch` is assigned only if the store reported an error synchronously.
@@ -204,7 +235,10 @@ export function registerStoreRoutes(app: FastifyInstance, store: Store, opts: St
       },
     });
     // Tell the client where it starts, so that it can resume from there after a break.
-    if (!ended) raw.write(`${JSON.stringify({ start: watch.startRevision })}\n`);
+    if (!ended)
+      raw.write(
+        `${JSON.stringify({ start: watch.startRevision, ...(identity && { clusterId: identity.clusterId, memberId: identity.memberId }) })}\n`,
+      );
     request.raw.on('close', end);
     return reply;
   });

@@ -95,6 +95,13 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/** Which store this is: the cluster ID is shared by every server of the same data, the member ID
+ *  names one server (see identity.ts). */
+export interface StoreIdentity {
+  readonly clusterId: string;
+  readonly memberId: string;
+}
+
 export type StoreErrorCode =
   | 'compacted'
   | 'lease-not-found'
@@ -103,7 +110,10 @@ export type StoreErrorCode =
   | 'corrupt'
   | 'invalid'
   /** A remote store could not be reached (retry later). */
-  | 'unavailable';
+  | 'unavailable'
+  /** A remote store answered with another cluster ID than the one this client first saw: it is
+   *  an independent store, and its data must not be mixed with the first one's. */
+  | 'foreign-cluster';
 
 export class StoreError extends Error {
   constructor(

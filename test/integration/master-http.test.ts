@@ -184,6 +184,24 @@ test('a bad config exits non-zero before anything is written, naming overlay and
   assert.match(listen.stderr, /--listen: "localhost" is not HOST:PORT/);
 });
 
+test('dcnet config check refuses a config that cannot work, naming each key', async () => {
+  const dir = await tempDir('config-check');
+  const cfg = join(dir, 'config.yaml');
+  await writeFile(
+    cfg,
+    [
+      'dcos_overlay_mtu: 1500',
+      'dcos_overlay_network: \'{"vtep_subnet":"44.128.0.0/20","vtep_mac_oui":"70:B3:D5:00:00:00","overlays":[{"name":"dcos","subnet":"11.0.0.0/16","prefix":24}]}\'',
+      'dcnet_overlay_allocation_gc: -5',
+    ].join('\n'),
+  );
+  const check = await runDcnet(['config', 'check', cfg]);
+  assert.equal(check.code, 2, check.stderr);
+  assert.match(check.stderr, /dcos_overlay_mtu: 1500 is above dcos_overlay_network\.vtep_mtu/);
+  assert.match(check.stderr, /dcos_l4lb_min_named_ip\/dcos_l4lb_max_named_ip: .* overlaps overlay "dcos"/);
+  assert.match(check.stderr, /dcnet_overlay_allocation_gc/);
+});
+
 test('a config that removes or changes an overlay in use is refused at start, saying what differs', async () => {
   const dir = await tempDir('master-change');
   const data = join(dir, 'data');
@@ -227,7 +245,10 @@ test('a second master on the same data directory is refused', async () => {
   try {
     const r = await runDcnet(['master', '--data-dir', dir, '--listen', '127.0.0.1:0', '--insecure']);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, new RegExp(`data directory ${dir} is in use by process ${m.proc.pid}`));
+    assert.match(
+      r.stderr,
+      new RegExp(`data directory ${dir} is in use by another process \\(pid ${m.proc.pid}\\)`),
+    );
   } finally {
     await m.kill();
   }

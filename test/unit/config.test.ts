@@ -172,3 +172,36 @@ test('structural errors name the field and the overlay; every problem is reporte
   assert.throws(() => parseConfigText('a: [1,'), /not valid YAML/);
   assert.throws(() => parseConfigText('- 1\n- 2'), /must be a mapping/);
 });
+
+test('dcos_overlay_mtu above the VTEP MTU is refused, naming both keys', () => {
+  const [p] = problems({ ...net(), dcos_overlay_mtu: 1500 });
+  assert.match(p!, /^dcos_overlay_mtu: 1500 is above dcos_overlay_network\.vtep_mtu \(1420, the default\)/);
+  assert.match(
+    problems({ ...net({ vtep_mtu: 9000 }), dcos_overlay_mtu: 9001 })[0]!,
+    /above .*vtep_mtu \(9000\)/,
+  );
+  assert.equal(parseConfig({ ...net({ vtep_mtu: 1500 }), dcos_overlay_mtu: 1500 }).overlayMtu, 1500);
+  assert.equal(parseConfig({ ...net({ vtep_mtu: 1500 }), dcos_overlay_mtu: 1450 }).overlayMtu, 1450);
+});
+
+test('overlay and VTEP subnets overlapping the named VIP ranges are refused, naming the keys', () => {
+  // The default named range is 11.0.0.0–11.255.255.255.
+  const [p] = problems(net({}, [{ name: 'dcos', subnet: '11.8.0.0/16', prefix: 24 }]));
+  assert.match(
+    p!,
+    /^dcos_l4lb_min_named_ip\/dcos_l4lb_max_named_ip: 11\.0\.0\.0–11\.255\.255\.255 overlaps overlay "dcos" \(11\.8\.0\.0\/16\)/,
+  );
+  const [v] = problems({
+    ...net(),
+    dcos_l4lb_min_named_ip: '44.128.1.0',
+    dcos_l4lb_max_named_ip: '44.128.255.255',
+  });
+  assert.match(
+    v!,
+    /named_ip: 44\.128\.1\.0–44\.128\.255\.255 overlaps dcos_overlay_network\.vtep_subnet \(44\.128\.0\.0\/20\)/,
+  );
+  const [six] = problems(net({}, [{ name: 'v6', subnet6: 'fd01:c::/64', prefix6: 80 }]));
+  assert.match(six!, /^dcos_l4lb_min_named_ip6\/dcos_l4lb_max_named_ip6: .* overlaps overlay "v6"/);
+  // Next to each other is fine.
+  parseConfig({ ...net(), dcos_l4lb_min_named_ip: '44.128.16.0', dcos_l4lb_max_named_ip: '44.128.31.255' });
+});

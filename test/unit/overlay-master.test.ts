@@ -128,7 +128,7 @@ test('restart refuses changed or removed overlays and VTEP changes, naming each'
   const added = small({}, [
     { name: 'a', subnet: '9.0.0.0/23', prefix: 24, enabled: false },
     { name: 'b', subnet: '10.0.0.0/8', prefix: 24 },
-    { name: 'c', subnet: '11.0.0.0/8', prefix: 24 },
+    { name: 'c', subnet: '12.0.0.0/8', prefix: 24 },
   ]);
   const master = await startMaster(added, store);
   const info = await register(master, '172.16.0.1');

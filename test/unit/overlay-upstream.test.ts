@@ -22,6 +22,10 @@ function fixtureConfig(
       overlays: [...base, ...extra],
       ...over,
     },
+    // The upstream cases add an overlay in 11.0.0.0/8, DC/OS's default named-VIP range (which a
+    // real config would refuse): the VIP range moves aside so that the upstream values stay.
+    dcos_l4lb_min_named_ip: '198.51.100.0',
+    dcos_l4lb_max_named_ip: '198.51.100.255',
   });
 }
 

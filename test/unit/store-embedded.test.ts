@@ -129,15 +129,46 @@ test('a damaged snapshot is refused', async () => {
   await assert.rejects(EmbeddedStore.open({ dataDir: dir }), /snapshot\.json: checksum mismatch/);
 });
 
-test('one process per data directory; a lock left by a dead process is taken over', async () => {
+test('one store per data directory: a second open is refused while the first holds the lock', async () => {
   const dir = await tempDir();
   const s = await EmbeddedStore.open({ dataDir: dir });
-  await writeFile(join(dir, 'LOCK'), '1\n'); // PID 1 is alive (init)
-  await assert.rejects(EmbeddedStore.open({ dataDir: dir }), /is in use by process 1/);
+  // The lock is the kernel's, per open file: even this same process cannot take it twice.
+  await assert.rejects(
+    EmbeddedStore.open({ dataDir: dir }),
+    new RegExp(`data directory ${dir} is in use by another process \\(pid ${process.pid}\\)`),
+  );
   await s.close();
-  await writeFile(join(dir, 'LOCK'), '999999999\n');
   const again = await EmbeddedStore.open({ dataDir: dir });
   await again.close();
+});
+
+test('a LOCK file naming a live process but held by nobody does not block (no PID is trusted)', async () => {
+  const dir = await tempDir();
+  // What a reboot leaves behind when the old PID now belongs to someone else (PID 1 is alive).
+  await writeFile(join(dir, 'LOCK'), '1\n');
+  const s = await EmbeddedStore.open({ dataDir: dir });
+  assert.equal((await readFile(join(dir, 'LOCK'), 'utf8')).trim(), String(process.pid));
+  await s.close();
+});
+
+test('a data directory keeps its cluster and member ID; another directory has its own', async () => {
+  const dir = await tempDir();
+  let s = await EmbeddedStore.open({ dataDir: dir });
+  const first = s.identity;
+  assert.match(first.clusterId, /^[0-9a-f]{16}$/);
+  assert.match(first.memberId, /^[0-9a-f]{16}$/);
+  assert.equal(s.recovery.identityCreated, true);
+  await s.put('a', '1');
+  await s.close();
+  s = await EmbeddedStore.open({ dataDir: dir });
+  assert.deepEqual(s.identity, first);
+  assert.equal(s.recovery.identityCreated, false);
+  await s.close();
+  const other = await EmbeddedStore.open({ dataDir: await tempDir() });
+  assert.notEqual(other.identity.clusterId, first.clusterId);
+  await other.close();
+  await writeFile(join(dir, 'ID'), '{"clusterId":"nope"}\n');
+  await assert.rejects(EmbeddedStore.open({ dataDir: dir }), /ID: not a store identity/);
 });
 
 test('a watch from a revision older than the kept history is told it was compacted', async () => {

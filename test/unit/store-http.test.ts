@@ -132,3 +132,72 @@ test('http: with several masters, calls and watches move on from one that does n
   await until(() => seen.length === 1);
   w.close();
 });
+
+test('http: two independent stores behind one URL list: the client keeps the first and refuses the second', async (t) => {
+  const a = await EmbeddedStore.open();
+  const b = await EmbeddedStore.open();
+  const sa = await serve(a);
+  const sb = await serve(b);
+  const refused: string[] = [];
+  const client = new HttpStore([sa.url, sb.url], {
+    retryMinMs: 10,
+    retryMaxMs: 50,
+    onForeignCluster: (e) => refused.push(e.message),
+  });
+  t.after(async () => {
+    await client.close();
+    await sa.app.close();
+    await sb.app.close();
+    await a.close();
+    await b.close();
+  });
+  await b.put('w/from-b', 'must never be seen');
+  const rev = await client.put('w/a', '1');
+  assert.equal(client.clusterId, a.identity.clusterId);
+  // The first store goes away: the client tries the second, which is another cluster.
+  await sa.app.close();
+  await assert.rejects(client.put('x', '1'), (e: unknown) => (e as { code?: string }).code === 'unavailable');
+  const err = await client.put('x', '1').then(
+    () => assert.fail('the second store must be refused'),
+    (e: unknown) => e as { code: string; message: string },
+  );
+  assert.equal(err.code, 'foreign-cluster');
+  assert.ok(err.message.includes(b.identity.clusterId), err.message);
+  assert.ok(err.message.includes(a.identity.clusterId), err.message);
+  assert.ok(err.message.includes(sb.url), err.message);
+  assert.equal((await b.get('x')) ?? undefined, undefined, 'nothing was written to the foreign store');
+  // A watch started now reaches only the foreign store: it delivers nothing from it.
+  const seen: string[] = [];
+  const w = client.watch({
+    prefix: 'w/',
+    fromRevision: 1,
+    onEvents: (evs) => seen.push(...evs.map((e) => e.kv.key)),
+  });
+  await until(() => refused.length >= 3);
+  w.close();
+  assert.deepEqual(seen, []);
+  assert.ok(rev > 0);
+});
+
+test('http: the store names itself in headers, on the watch start line and at /status', async (t) => {
+  const backing = await EmbeddedStore.open();
+  const server = await serve(backing);
+  t.after(async () => {
+    await server.app.close();
+    await backing.close();
+  });
+  const status = await fetch(`${server.url}/store/v1/status`);
+  assert.equal(status.headers.get('x-dcnet-cluster-id'), backing.identity.clusterId);
+  assert.deepEqual(await status.json(), backing.identity);
+  const ac = new AbortController();
+  const res = await fetch(`${server.url}/store/v1/watch?prefix=a`, { signal: ac.signal });
+  assert.equal(res.headers.get('x-dcnet-member-id'), backing.identity.memberId);
+  const reader = res.body!.getReader();
+  let text = '';
+  while (!text.includes('\n')) text += new TextDecoder().decode((await reader.read()).value);
+  ac.abort();
+  assert.deepEqual(JSON.parse(text.slice(0, text.indexOf('\n'))), {
+    start: backing.revision + 1,
+    ...backing.identity,
+  });
+});

@@ -7,7 +7,15 @@ import type { Logger } from 'pino';
 import { applyMasquerade, DockerClient, ensureSysctl, type RunOptions } from '../../kernel/index.js';
 import { describeIssues, must, parseIpv4, type Ipv4, type Ipv4Cidr, type Ipv6Cidr } from '../../net/index.js';
 import { Rejections } from '../../reconcile/index.js';
-import { StoreError, type Store, type Watch, type WatchEvent } from '../../store/index.js';
+import {
+  CLUSTER_ID_HEADER,
+  HttpStore,
+  MEMBER_ID_HEADER,
+  StoreError,
+  type Store,
+  type Watch,
+  type WatchEvent,
+} from '../../store/index.js';
 import { plainClient, type ControlClient } from '../../pki/index.js';
 import { DEFAULT_VTEP_MTU } from '../../config/index.js';
 import { agentInfoJson } from '../render.js';
@@ -250,6 +258,8 @@ export class OverlayAgent {
 
   private async registerOnce(): Promise<ParsedAgentInfo> {
     const master = this.o.masterUrls[this.masterIndex++ % this.o.masterUrls.length]!;
+    // An allocation from a master of another store than ours would be a second, independent one.
+    if (this.o.store instanceof HttpStore) await this.o.store.verifyMaster(master);
     const res = await (this.o.client ?? plainClient).fetch(`${master}/overlay-master/agents`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -260,6 +270,18 @@ export class OverlayAgent {
       }),
       signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(15_000)]),
     });
+    if (this.o.store instanceof HttpStore) {
+      try {
+        this.o.store.verifyCluster(
+          master,
+          res.headers.get(CLUSTER_ID_HEADER),
+          res.headers.get(MEMBER_ID_HEADER),
+        );
+      } catch (err) {
+        await res.body?.cancel().catch(() => {});
+        throw err;
+      }
+    }
     const text = await res.text();
     if (!res.ok) throw new Error(`master ${master} answered ${res.status}: ${text.slice(0, 300)}`);
     this.masterIndex--; // it answered: keep using it

@@ -75,7 +75,12 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
   });
   // One client for registration and the store: connections to the master are shared.
   const client = opts.tls ? tlsClient(opts.tls, { requirePeerRole: 'master' }) : plainClient;
-  const store = opts.store ?? new HttpStore(opts.masterUrls, { client });
+  const store =
+    opts.store ??
+    new HttpStore(opts.masterUrls, {
+      client,
+      onForeignCluster: (err) => log.error({ err: err.message }, 'refused a master of another store'),
+    });
   const rejections = new Rejections(log, registry);
   const agent = new OverlayAgent({
     ...opts,

@@ -8,7 +8,7 @@
 //   POST /overlay-master/agents (register) only as its cert's IP   yes      no
 //   POST /overlay-master/agents/ack       only as its cert's IP    yes      no
 //   POST /overlay-master/agents/delete    no                       yes      yes (admin)
-//   store get / range / watch             yes                      yes      yes
+//   store get / range / watch / status    yes                      yes      yes
 //   store txn (put, delete; compares free) only its own keys       yes*     no
 //   store lease grant                     yes (quota, TTL cap)     yes      no
 //   store lease keepalive / revoke        only its own leases      yes      no
@@ -71,6 +71,7 @@ export const CONTROL_PLANE_ROUTES: readonly RouteRule[] = [
   { method: 'POST', url: `${STORE_PREFIX}/get`, allow: ANY },
   { method: 'POST', url: `${STORE_PREFIX}/range`, allow: ANY },
   { method: 'GET', url: `${STORE_PREFIX}/watch`, allow: ANY },
+  { method: 'GET', url: `${STORE_PREFIX}/status`, allow: ANY },
   { method: 'POST', url: `${STORE_PREFIX}/txn`, allow: NODES },
   { method: 'POST', url: `${STORE_PREFIX}/lease/grant`, allow: NODES },
   { method: 'POST', url: `${STORE_PREFIX}/lease/keepalive`, allow: NODES },

@@ -47,6 +47,8 @@ export function parseMasterIdentity(text: string): MasterIdentity | undefined {
 
 export interface HaMasterOptions {
   readonly config: NetworkConfig;
+  /** `dcnet_overlay_allocation_gc` (the leader runs the GC); default none. */
+  readonly allocationGcSeconds?: number;
   readonly store: Store;
   readonly self: MasterIdentity;
   readonly log: Logger;
@@ -76,8 +78,13 @@ export class HaMaster implements MasterRef {
       ttlSeconds: o.leaderTtlS ?? 2,
       log: o.log.child({ part: 'election' }),
       onElected: async () => {
-        this.recovering = OverlayMaster.start(o.config, o.store, o.log, o.events, () =>
-          this.election.fence(),
+        this.recovering = OverlayMaster.start(
+          o.config,
+          o.store,
+          o.log,
+          o.events,
+          () => this.election.fence(),
+          o.allocationGcSeconds !== undefined ? { allocationGcSeconds: o.allocationGcSeconds } : {},
         ).then(
           (m) => m,
           async (err: unknown) => {
@@ -94,6 +101,7 @@ export class HaMaster implements MasterRef {
         }
       },
       onDemoted: () => {
+        this.master?.stop();
         this.master = undefined;
         o.onLeaderMaster?.(undefined);
       },
@@ -114,6 +122,7 @@ export class HaMaster implements MasterRef {
 
   async stop(): Promise<void> {
     clearInterval(this.presenceTimer);
+    this.master?.stop();
     await this.election.stop();
     if (this.presenceLease !== undefined) await this.o.store.revokeLease(this.presenceLease).catch(() => {});
   }

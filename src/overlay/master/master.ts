@@ -9,6 +9,7 @@ import { agentInfoJson, networkJson, renderAgentInfo, stateJson } from '../rende
 import {
   AGENTS_PREFIX,
   agentKey,
+  agentGoneKey,
   nodeKey,
   agentRecordSchema,
   NETWORK_KEY,
@@ -28,6 +29,7 @@ import {
 } from './allocate.js';
 import { configChanges } from './compat.js';
 import { MasterPools } from './pools.js';
+import { AllocationGc, type GoneMark } from './gc.js';
 
 export { AllocationError, type RegistrationRequest } from './allocate.js';
 
@@ -38,6 +40,16 @@ interface Entry {
   statuses: Map<string, OverlayStatus>;
   /** Cached AgentInfo JSON; dropped whenever the entry changes. */
   json?: string;
+  /** When this master last answered its registration (ms; in memory): the GC spares it after. */
+  registeredAt?: number;
+}
+
+export interface OverlayMasterOptions {
+  /** Seconds a departed agent keeps its allocation (`dcnet_overlay_allocation_gc`); 0: forever.
+   *  Default: no GC (callers pass the configured value). */
+  readonly allocationGcSeconds?: number;
+  /** Clock for the GC (tests). */
+  readonly now?: () => number;
 }
 
 export class RecoveryError extends Error {
@@ -79,9 +91,14 @@ export class OverlayMaster {
     private readonly events: MasterEvents,
     /** Compares that every write carries (HA: "I am still the leader"). */
     private readonly fence: () => Compare[] = () => [],
+    private readonly options: OverlayMasterOptions = {},
   ) {
     this.networkText = networkJson(config);
+    this.now = options.now ?? Date.now;
   }
+
+  private readonly now: () => number;
+  private gc: AllocationGc | undefined;
 
   /** Loads every stored agent, checks the config against the stored one, reserves all addresses. */
   static async start(
@@ -90,10 +107,72 @@ export class OverlayMaster {
     log: Logger,
     events: MasterEvents = {},
     fence?: () => Compare[],
+    options: OverlayMasterOptions = {},
   ): Promise<OverlayMaster> {
-    const master = new OverlayMaster(config, new MasterPools(config), store, log, events, fence);
+    const master = new OverlayMaster(config, new MasterPools(config), store, log, events, fence, options);
     await master.recover();
+    const gcSeconds = options.allocationGcSeconds ?? 0;
+    if (gcSeconds > 0) {
+      master.gc = new AllocationGc({
+        store,
+        log: log.child({ part: 'allocation-gc' }),
+        gcSeconds,
+        now: master.now,
+        target: {
+          allocated: () => [...master.agents.keys()],
+          write: (ops, compare) => master.write(ops, compare),
+          collect: (ip, mark) => master.collect(ip, mark),
+        },
+      });
+      await master.gc.start();
+    }
     return master;
+  }
+
+  /** Stops the allocation GC (a demoted leader, shutdown). */
+  stop(): void {
+    this.gc?.stop();
+  }
+
+  /** The allocation GC's "gone since" marks (ms), by agent IP. */
+  goneSince(): ReadonlyMap<string, GoneMark> {
+    return this.gc?.marks() ?? new Map();
+  }
+
+  /** Runs one GC sweep now (tests). */
+  async collectNow(): Promise<void> {
+    await this.gc?.sweep();
+  }
+
+  /** Frees a departed agent's allocation, unless it came back since `mark` was written: its node
+   *  entry exists, the mark changed, or it registered with this master after the mark. */
+  private collect(ip: string, mark: GoneMark): Promise<boolean> {
+    return this.withLocks([ip], async () => {
+      const entry = this.agents.get(ip);
+      if (!entry || (entry.registeredAt ?? 0) > mark.since) return false;
+      let res: TxnResult;
+      try {
+        res = await this.write(
+          [
+            { type: 'delete', key: agentKey(ip) },
+            { type: 'delete', key: agentGoneKey(ip) },
+          ],
+          [
+            { key: nodeKey(ip), target: 'createRevision', result: 'equal', value: 0 },
+            { key: agentGoneKey(ip), target: 'modRevision', result: 'equal', value: mark.modRevision },
+            { key: agentKey(ip), target: 'modRevision', result: 'equal', value: entry.modRevision },
+          ],
+        );
+      } catch (err) {
+        this.fatalIfStoreBroken(err);
+        throw err;
+      }
+      if (!res.succeeded) return false;
+      releaseRecord(this.pools, entry.record);
+      this.agents.delete(ip);
+      this.stateCache = undefined;
+      return true;
+    });
   }
 
   private async recover(): Promise<void> {
@@ -246,6 +325,7 @@ export class OverlayMaster {
         );
       }
       const entry = this.agents.get(req.ip)!;
+      entry.registeredAt = this.now();
       const json = this.entryJson(entry);
       this.events.onRegistered?.(outcome, Number(process.hrtime.bigint() - started) / 1e9);
       return { info: this.render(entry), json, outcome };
@@ -265,6 +345,7 @@ export class OverlayMaster {
           known.flatMap((ip) => [
             { type: 'delete' as const, key: agentKey(ip) },
             { type: 'delete' as const, key: nodeKey(ip) },
+            { type: 'delete' as const, key: agentGoneKey(ip) },
           ]),
         );
       } catch (err) {

@@ -162,6 +162,7 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
     const advertise = opts.advertise ?? url;
     ha = new HaMaster({
       config: opts.config.network,
+      allocationGcSeconds: opts.config.allocationGcSeconds,
       store,
       self: { id: advertise, url: advertise },
       log,
@@ -218,6 +219,9 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
         revision: r.revision,
         keys: r.keys,
         replayed: r.replayedRecords,
+        clusterId: embedded.identity.clusterId,
+        memberId: embedded.identity.memberId,
+        identityCreated: r.identityCreated,
       },
       'store opened',
     );
@@ -225,7 +229,9 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
   }
   let master: OverlayMaster;
   try {
-    master = await OverlayMaster.start(opts.config.network, store, log, events);
+    master = await OverlayMaster.start(opts.config.network, store, log, events, undefined, {
+      allocationGcSeconds: opts.config.allocationGcSeconds,
+    });
   } catch (err) {
     if (!opts.store) await store.close();
     throw err;
@@ -256,6 +262,7 @@ export async function startMasterServer(opts: MasterServerOptions): Promise<Mast
     leading: () => ({ fence: [] }),
     auth,
     async close() {
+      master.stop();
       await app.close();
       if (!opts.store) await store.close();
     },
