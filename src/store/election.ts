@@ -11,6 +11,10 @@ export interface ElectionOptions {
   readonly value: string;
   /** Lease TTL: how long a dead leader blocks the next one (default 2 s). */
   readonly ttlSeconds?: number;
+  /** A leader that has not renewed its lease for this long steps down by itself, before the
+   *  lease can expire and another master take over (Kubernetes' RenewDeadline; default 2/3 of
+   *  the TTL). A leader cut off from the store thus never acts beside the next one. */
+  readonly renewDeadlineMs?: number;
   readonly log: Logger;
   readonly onElected: () => Promise<void> | void;
   readonly onDemoted: (reason: string) => void;
@@ -25,6 +29,8 @@ export class LeaderElection {
   private leaderValue: string | undefined;
   private watch: Watch | undefined;
   private keepAliveTimer: NodeJS.Timeout | undefined;
+  /** When the last successful renewal was sent (the lease runs at least TTL from then). */
+  private renewedAt = 0;
   private stopped = false;
   private campaigning = false;
 
@@ -73,18 +79,35 @@ export class LeaderElection {
   private async ensureLease(): Promise<LeaseId> {
     if (this.lease !== undefined) return this.lease;
     const ttl = this.o.ttlSeconds ?? 2;
+    const sent = Date.now();
     this.lease = await this.o.store.grantLease(ttl);
+    this.renewedAt = sent;
     clearInterval(this.keepAliveTimer);
     this.keepAliveTimer = setInterval(() => void this.keepAlive(), Math.max(100, (ttl * 1000) / 4));
     this.keepAliveTimer.unref();
     return this.lease;
   }
 
+  private get renewDeadlineMs(): number {
+    return this.o.renewDeadlineMs ?? ((this.o.ttlSeconds ?? 2) * 1000 * 2) / 3;
+  }
+
   private async keepAlive(): Promise<void> {
     const lease = this.lease;
     if (lease === undefined || this.stopped) return;
+    // Checked on the timer, not after the call: a call to an unreachable store may hang.
+    if (this.isLeader && Date.now() - this.renewedAt > this.renewDeadlineMs) {
+      this.lease = undefined;
+      this.demote(
+        `could not renew the leader lease for ${Math.round(this.renewDeadlineMs)} ms (store unreachable?)`,
+      );
+      void this.campaign();
+      return;
+    }
+    const sent = Date.now();
     try {
       await this.o.store.keepAlive(lease);
+      if (this.lease === lease) this.renewedAt = Math.max(this.renewedAt, sent);
     } catch (err) {
       if (err instanceof StoreError && err.code === 'lease-not-found') {
         this.lease = undefined;

@@ -64,3 +64,49 @@ test('a leader whose key is deleted is demoted and campaigns again', async () =>
   await a.stop();
   await store.close();
 });
+
+test('a leader cut off from the store steps down by itself before its lease can expire', async () => {
+  const store = await EmbeddedStore.open({ leaseCheckMs: 20 });
+  const log: string[] = [];
+  // The partition: this candidate's calls to the store hang (as to an unreachable etcd), while the
+  // store itself, and another master that reaches it, go on.
+  let cut = false;
+  const hang = new Promise<never>(() => {});
+  const cutOff = new Proxy(store, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => (cut ? hang : (v as (...a: unknown[]) => unknown).apply(target, args));
+    },
+  });
+  const a = new LeaderElection({
+    store: cutOff,
+    key: 'leader',
+    value: 'a',
+    ttlSeconds: 2,
+    log: testLogger(),
+    onElected: () => void log.push('a elected'),
+    onDemoted: (reason) => void log.push(`a demoted: ${reason}`),
+  });
+  a.start();
+  await until(() => a.isLeader);
+  const leaseOfA = (await store.get('leader'))!.lease;
+  const cutAt = Date.now();
+  cut = true;
+  await until(() => !a.isLeader, 3000);
+  const steppedDownAfter = Date.now() - cutAt;
+  // Its lease (2 s) still holds the key: nobody else could lead yet, so there is no moment with two.
+  assert.equal(
+    (await store.get('leader'))?.lease,
+    leaseOfA,
+    'stepped down while its lease still held the key',
+  );
+  assert.ok(
+    steppedDownAfter < 2000,
+    `stepped down after ${steppedDownAfter} ms, before the 2 s lease ran out`,
+  );
+  assert.match(log.at(-1)!, /a demoted: could not renew the leader lease for 1333 ms/);
+  cut = false;
+  await a.stop();
+  await store.close();
+});
