@@ -31,17 +31,27 @@ function bridgePlugin(
   };
 }
 
+/** host-local ranges and default routes for the Mesos half: IPv4, IPv6, or both in one IPAM. */
+function bridgeIpam(bridge: { ip?: string | undefined; ip6?: string | undefined }): {
+  ranges: { subnet: string }[][];
+  routes: { dst: string }[];
+} {
+  return {
+    ranges: [
+      ...(bridge.ip !== undefined ? [[{ subnet: bridge.ip }]] : []),
+      ...(bridge.ip6 !== undefined ? [[{ subnet: bridge.ip6 }]] : []),
+    ],
+    routes: [
+      ...(bridge.ip !== undefined ? [{ dst: '0.0.0.0/0' }] : []),
+      ...(bridge.ip6 !== undefined ? [{ dst: '::/0' }] : []),
+    ],
+  };
+}
+
 export function renderCniConflist(overlay: AgentOverlayInfo, opts: CniOptions): CniConflist | undefined {
   const bridge = overlay.mesos_bridge;
   if (!bridge || (bridge.ip === undefined && bridge.ip6 === undefined)) return undefined;
-  const ranges = [
-    ...(bridge.ip !== undefined ? [[{ subnet: bridge.ip }]] : []),
-    ...(bridge.ip6 !== undefined ? [[{ subnet: bridge.ip6 }]] : []),
-  ];
-  const routes = [
-    ...(bridge.ip !== undefined ? [{ dst: '0.0.0.0/0' }] : []),
-    ...(bridge.ip6 !== undefined ? [{ dst: '::/0' }] : []),
-  ];
+  const { ranges, routes } = bridgeIpam(bridge);
   return {
     cniVersion: '1.0.0',
     name: overlay.info.name,
@@ -63,14 +73,7 @@ export const MESOS_CONF_CNI_VERSION = '0.2.0';
 export function renderMesosCniConf(overlay: AgentOverlayInfo, opts: CniOptions): string | undefined {
   const bridge = overlay.mesos_bridge;
   if (!bridge || (bridge.ip === undefined && bridge.ip6 === undefined)) return undefined;
-  const ranges = [
-    ...(bridge.ip !== undefined ? [[{ subnet: bridge.ip }]] : []),
-    ...(bridge.ip6 !== undefined ? [[{ subnet: bridge.ip6 }]] : []),
-  ];
-  const routes = [
-    ...(bridge.ip !== undefined ? [{ dst: '0.0.0.0/0' }] : []),
-    ...(bridge.ip6 !== undefined ? [{ dst: '::/0' }] : []),
-  ];
+  const { ranges, routes } = bridgeIpam(bridge);
   const conf = {
     cniVersion: MESOS_CONF_CNI_VERSION,
     name: overlay.info.name,

@@ -194,18 +194,7 @@ export class MesosCniIsolator {
     this.log.info(
       `Invoking CNI plugin '${plugin}' to attach container ${containerId} to network '${network.name}'`,
     );
-    const out = await cniExec(
-      {
-        pluginDir: this.pluginsDir,
-        type,
-        command: 'ADD',
-        containerId,
-        ifname: ifName,
-        netnsPath,
-        ...(this.hostNetns !== undefined && { hostNetns: this.hostNetns }),
-      },
-      JSON.stringify(config),
-    );
+    const out = await this.exec('ADD', type, config, containerId, ifName, netnsPath);
     if (out.code !== 0)
       throw new Error(
         `The CNI plugin '${plugin}' failed to attach container ${containerId} to CNI network '${network.name}': stdout='${out.stdout}', stderr='${out.stderr}'`,
@@ -225,6 +214,29 @@ export class MesosCniIsolator {
     return { networkName: network.name, ifName, info };
   }
 
+  /** One plugin call with the environment Mesos sets (CNI_COMMAND, CNI_CONTAINERID, …). */
+  private exec(
+    command: 'ADD' | 'DEL',
+    type: string,
+    config: unknown,
+    containerId: string,
+    ifName: string,
+    netnsPath: string,
+  ): ReturnType<typeof cniExec> {
+    return cniExec(
+      {
+        pluginDir: this.pluginsDir,
+        type,
+        command,
+        containerId,
+        ifname: ifName,
+        netnsPath,
+        ...(this.hostNetns !== undefined && { hostNetns: this.hostNetns }),
+      },
+      JSON.stringify(config),
+    );
+  }
+
   /** NetworkCniIsolatorProcess::detach: DEL with the config of the attach. */
   async detach(
     containerId: string,
@@ -233,18 +245,7 @@ export class MesosCniIsolator {
     netnsPath: string,
   ): Promise<void> {
     const { type, config } = await this.pluginConfig(network);
-    const out = await cniExec(
-      {
-        pluginDir: this.pluginsDir,
-        type,
-        command: 'DEL',
-        containerId,
-        ifname: ifName,
-        netnsPath,
-        ...(this.hostNetns !== undefined && { hostNetns: this.hostNetns }),
-      },
-      JSON.stringify(config),
-    );
+    const out = await this.exec('DEL', type, config, containerId, ifName, netnsPath);
     if (out.code !== 0)
       throw new Error(
         `The CNI plugin '${join(this.pluginsDir, type)}' failed to detach container ${containerId} from network '${network.name}': stdout='${out.stdout}', stderr='${out.stderr}'`,
